@@ -1,0 +1,79 @@
+// init, status, types: the replica itself.
+#include <iostream>
+
+#include "cli/commands.hpp"
+#include "core/data_type.hpp"
+#include "core/hlc.hpp"
+
+namespace fieldsync::cli {
+
+void register_replica_commands(CLI::App& app, CommandState& state) {
+  auto* init = app.add_subcommand("init", "Set up a new replica for an office in the home folder");
+  auto office = std::make_shared<std::string>();
+  init->add_option("--office", *office, "Office code: ISO 3166-1 alpha-3 (NER, AFG, SOM, PSE)")->required();
+  init->callback([&state, office] {
+    const auto home = resolve_home(state.options);
+    Replica::create(home, *office);
+    auto types = load_plugins(home);
+    Replica replica(home, *types);
+    if (state.options.json) {
+      print_json({{"home", home.string()}, {"office", replica.office()}, {"replica_id", replica.replica_id()}});
+    } else {
+      std::cout << "Replica for office " << replica.office() << " set up in " << home.string() << " (replica id "
+                << replica.replica_id() << ").\n";
+    }
+  });
+
+  auto* status = app.add_subcommand("status", "Office, replica id, records and changes not yet sent");
+  status->callback([&state] {
+    OpenReplica replica(state.options);
+    const ReplicaStatus s = replica->status();
+    if (state.options.json) {
+      nlohmann::json by_type = nlohmann::json::object();
+      for (const auto& t : s.by_type) by_type[t.type] = {{"records", t.live}, {"deleted", t.deleted}};
+      print_json({{"home", replica->home().string()},
+                  {"office", s.office},
+                  {"replica_id", s.replica_id},
+                  {"records", s.records},
+                  {"deleted_records", s.deleted_records},
+                  {"by_type", by_type},
+                  {"pending_records", s.pending_records},
+                  {"pending_changes", s.pending_changes},
+                  {"clock", format_hlc_time(s.clock)}});
+      return;
+    }
+    std::cout << "office:           " << s.office << "\n"
+              << "replica id:       " << s.replica_id << "\n"
+              << "home:             " << replica->home().string() << "\n"
+              << "records:          " << s.records << " (" << s.deleted_records << " deleted)\n";
+    for (const auto& t : s.by_type) {
+      std::cout << "  " << t.type << ": " << t.live << " (" << t.deleted << " deleted)\n";
+    }
+    std::cout << "pending changes:  " << s.pending_changes << " field changes in " << s.pending_records
+              << " records, not yet sent to HQ\n"
+              << "clock:            " << format_hlc_time(s.clock) << "\n";
+  });
+
+  auto* types = app.add_subcommand("types", "The data types this replica can work with (installed plugins)");
+  types->callback([&state] {
+    auto host = load_plugins(resolve_home(state.options));
+    if (state.options.json) {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& [name, plugin] : host->types()) {
+        out.push_back({{"name", name},
+                       {"schema_version", plugin.type->schema_version()},
+                       {"description", plugin.type->description()},
+                       {"file", plugin.file.string()}});
+      }
+      print_json(out);
+      return;
+    }
+    if (host->types().empty()) std::cout << "No data types installed.\n";
+    for (const auto& [name, plugin] : host->types()) {
+      std::cout << name << " (schema " << plugin.type->schema_version() << ")  " << plugin.type->description() << "\n"
+                << "    " << plugin.file.string() << "\n";
+    }
+  });
+}
+
+}  // namespace fieldsync::cli

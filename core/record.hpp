@@ -1,0 +1,74 @@
+// Record, HistoryEntry and the other values the Replica hands out.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/hlc.hpp"
+
+namespace fieldsync {
+
+// The field name under which a record's tombstone version is kept.
+inline constexpr const char* kDeletedField = "_deleted";
+
+struct Record {
+  std::string id;        // UUID, lower-case
+  std::string type;      // data type name: "activity"
+  std::string office;    // owning office: "NER", … or "HQ"
+  int schema_version = 0;
+  nlohmann::json fields = nlohmann::json::object();  // canonical: normalized, keys sorted
+  bool deleted = false;
+  // Version of every field ever written, including removed ones and kDeletedField.
+  std::map<std::string, FieldVersion> versions;
+  Hlc created = 0;
+  Hlc updated = 0;
+};
+
+// One applied change, as `fieldsync history` shows it.
+struct HistoryEntry {
+  Hlc hlc = 0;
+  std::string replica;  // replica that made the change
+  std::string office;   // that replica's office
+  std::string author;   // the person (login) who made it
+  std::string origin;   // "local" or "remote"
+  std::string action;   // "create", "edit", "delete", "revive"
+  // field -> {"old": value or null, "new": value or null}
+  nlohmann::json changes = nlohmann::json::object();
+};
+
+struct ListFilter {
+  std::optional<std::string> type;
+  // field=value pairs that must all hold; a set field matches when it contains the value.
+  // "office" and "type" name the record's own office and type.
+  std::vector<std::pair<std::string, std::string>> where;
+  // Only records changed at or after this time (Unix milliseconds).
+  std::optional<std::int64_t> changed_since_millis;
+  // Text that must appear (case-insensitively, after NFC) in one of the record's text values.
+  std::optional<std::string> search;
+  bool include_deleted = false;
+  std::size_t limit = 0;  // 0: no limit
+};
+
+struct TypeCount {
+  std::string type;
+  std::int64_t live = 0;
+  std::int64_t deleted = 0;
+};
+
+struct ReplicaStatus {
+  std::string office;
+  std::string replica_id;
+  std::int64_t records = 0;          // live records
+  std::int64_t deleted_records = 0;  // tombstones
+  std::vector<TypeCount> by_type;
+  std::int64_t pending_records = 0;  // records with unsent changes
+  std::int64_t pending_changes = 0;  // unsent field changes
+  Hlc clock = 0;
+};
+
+}  // namespace fieldsync

@@ -1,0 +1,524 @@
+#include "core/replica.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+
+#include "core/error.hpp"
+#include "core/record_json.hpp"
+#include "core/store.hpp"
+#include "core/text.hpp"
+#include "core/tuning.hpp"
+#include "core/uuid.hpp"
+
+namespace fieldsync {
+namespace {
+
+constexpr const char* kRecordColumns =
+    "id, type, office, schema_version, fields, versions, deleted, created_hlc, updated_hlc";
+
+bool is_office_code(const std::string& office) {
+  if (office == "HQ") return true;
+  return office.size() == 3 &&
+         std::all_of(office.begin(), office.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+}
+
+std::string default_author() {
+  for (const char* variable : {"FIELDSYNC_USER", "USER", "LOGNAME"}) {
+    const char* value = std::getenv(variable);
+    if (value != nullptr && *value != '\0' && text::is_valid_utf8(value)) return value;
+  }
+  return "unknown";
+}
+
+Record read_record(const Query& q) {
+  Record record;
+  record.id = q.text(0);
+  record.type = q.text(1);
+  record.office = q.text(2);
+  record.schema_version = static_cast<int>(q.integer(3));
+  record.fields = nlohmann::json::parse(q.text(4));
+  record.versions = versions_from_json(nlohmann::json::parse(q.text(5)));
+  record.deleted = q.integer(6) != 0;
+  record.created = static_cast<Hlc>(q.integer(7));
+  record.updated = static_cast<Hlc>(q.integer(8));
+  return record;
+}
+
+// Every string value of a record (top level and inside arrays), for search.
+void collect_text(const nlohmann::json& value, std::string& out) {
+  if (value.is_string()) {
+    out += value.get_ref<const std::string&>();
+    out += '\n';
+  } else if (value.is_array() || value.is_object()) {
+    for (const auto& item : value) collect_text(item, out);
+  }
+}
+
+bool is_field_name(const std::string& name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+}  // namespace
+
+struct Replica::Prepared {
+  std::shared_ptr<const DataType> type;
+  nlohmann::json fields;
+};
+
+void Replica::create(const std::filesystem::path& home, const std::string& office) {
+  if (!is_office_code(office)) {
+    throw Error(Errc::invalid_input,
+                "office code '" + office + "' is not valid: use an ISO 3166-1 alpha-3 code such as NER, AFG, SOM, PSE (or HQ)");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(home / "plugins", ec);
+  if (ec) throw Error(Errc::storage, "cannot create the replica folder: " + ec.message(), home.string());
+  Store store(home / kStoreFile, Store::Mode::create_new);
+  Store::Transaction transaction(store);
+  store.set_meta("office", office);
+  store.set_meta("replica_id", uuid::random_hex(8));
+  store.set_meta("clock", "0");
+  transaction.commit();
+}
+
+Replica::Replica(const std::filesystem::path& home, const PluginHost& types)
+    : home_(home), types_(types), author_(default_author()) {
+  try {
+    store_ = std::make_unique<Store>(home / kStoreFile, Store::Mode::open_existing);
+  } catch (const Error& e) {
+    if (e.code() != Errc::not_initialized) throw;
+    throw Error(Errc::not_initialized, "no replica here: run `fieldsync init --office CODE` first", home.string());
+  }
+  auto office = store_->meta("office");
+  auto replica_id = store_->meta("replica_id");
+  auto clock = store_->meta("clock");
+  if (!office || !replica_id || !clock) {
+    throw Error(Errc::not_initialized, "the replica store is incomplete (init did not finish): remove it and run `fieldsync init` again", store_->file().string());
+  }
+  office_ = *office;
+  replica_id_ = *replica_id;
+  clock_ = Clock(std::stoull(*clock));
+}
+
+Replica::~Replica() = default;
+
+void Replica::persist_clock() { store_->set_meta("clock", std::to_string(clock_.last())); }
+
+Replica::Prepared Replica::prepare_new(const std::string& type_name, nlohmann::json fields,
+                                       const std::string& where) const {
+  auto type = types_.require(type_name);
+  if (!fields.is_object()) {
+    throw Error(Errc::invalid_input, "the record's fields must be a JSON object", where);
+  }
+  require_valid_utf8(fields, where);
+  nlohmann::json normalized = type->normalize(std::move(fields));
+  auto issues = type->check(normalized);
+  if (!issues.empty()) {
+    throw Error(Errc::validation, "the " + type_name + " record breaks " + std::to_string(issues.size()) +
+                                      (issues.size() == 1 ? " rule" : " rules"),
+                where, std::move(issues));
+  }
+  return Prepared{std::move(type), std::move(normalized)};
+}
+
+void Replica::insert_new(const Record& record) {
+  Query q = store_->query("INSERT INTO records(id, type, office, schema_version, fields, versions, deleted, "
+                          "created_hlc, updated_hlc) VALUES(?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?7)");
+  q.bind(1, record.id)
+      .bind(2, record.type)
+      .bind(3, record.office)
+      .bind(4, std::int64_t{record.schema_version})
+      .bind(5, record.fields.dump())
+      .bind(6, versions_to_json(record.versions).dump())
+      .bind(7, static_cast<std::int64_t>(record.created))
+      .run();
+  // A create's history keeps the new fields as they are; history() expands them to old/new.
+  write_history(record, record.created, "create", record.fields);
+  std::map<std::string, FieldVersion> replaced;
+  for (const auto& [field, version] : record.versions) replaced[field] = FieldVersion{};
+  queue_outbox(record.id, replaced, record.created);
+}
+
+void Replica::save_record(const Record& record) {
+  Query q = store_->query("UPDATE records SET schema_version = ?2, fields = ?3, versions = ?4, deleted = ?5, "
+                          "updated_hlc = ?6 WHERE id = ?1");
+  q.bind(1, record.id)
+      .bind(2, std::int64_t{record.schema_version})
+      .bind(3, record.fields.dump())
+      .bind(4, versions_to_json(record.versions).dump())
+      .bind(5, std::int64_t{record.deleted ? 1 : 0})
+      .bind(6, static_cast<std::int64_t>(record.updated))
+      .run();
+}
+
+void Replica::write_history(const Record& record, Hlc hlc, const std::string& action,
+                            const nlohmann::json& changes) {
+  Query q = store_->query("INSERT INTO history(record_id, hlc, replica, office, author, origin, action, changes) "
+                          "VALUES(?1, ?2, ?3, ?4, ?5, 'local', ?6, ?7)");
+  q.bind(1, record.id)
+      .bind(2, static_cast<std::int64_t>(hlc))
+      .bind(3, replica_id_)
+      .bind(4, office_)
+      .bind(5, author_)
+      .bind(6, action)
+      .bind(7, changes.dump())
+      .run();
+}
+
+void Replica::queue_outbox(const std::string& record_id, const std::map<std::string, FieldVersion>& replaced,
+                           Hlc hlc) {
+  nlohmann::json base = nlohmann::json::object();
+  std::int64_t first_hlc = static_cast<std::int64_t>(hlc);
+  {
+    Query q = store_->query("SELECT base, first_hlc FROM outbox WHERE record_id = ?1");
+    q.bind(1, record_id);
+    if (q.step()) {
+      base = nlohmann::json::parse(q.text(0));
+      first_hlc = q.integer(1);
+    }
+  }
+  // The first unsent write of a field decides what it replaced: later local writes of the same
+  // field only replace our own unsent value.
+  for (const auto& [field, version] : replaced) {
+    if (base.contains(field)) continue;
+    base[field] = version.empty() ? nlohmann::json(nullptr) : nlohmann::json{version.hlc, version.replica};
+  }
+  Query q = store_->query("INSERT INTO outbox(record_id, base, first_hlc) VALUES(?1, ?2, ?3) "
+                          "ON CONFLICT(record_id) DO UPDATE SET base = excluded.base");
+  q.bind(1, record_id).bind(2, base.dump()).bind(3, first_hlc).run();
+}
+
+Record Replica::add(const std::string& type, nlohmann::json fields, std::optional<std::string> id) {
+  std::vector<NewRecord> batch;
+  batch.push_back(NewRecord{std::move(id), type, std::move(fields), ""});
+  AddResult result = std::move(add_batch(std::move(batch)).front());
+  if (result.outcome == AddOutcome::rejected) throw *result.error;
+  if (result.outcome == AddOutcome::already_present) {
+    throw Error(Errc::already_exists, "a record with this id is already here", "record " + result.id);
+  }
+  return *find(result.id);
+}
+
+std::vector<AddResult> Replica::add_batch(std::vector<NewRecord> batch) {
+  std::vector<AddResult> results;
+  results.reserve(batch.size());
+  Store::Transaction transaction(*store_);
+  for (auto& item : batch) {
+    AddResult result;
+    try {
+      std::string id;
+      if (item.id) {
+        auto canonical = uuid::canonical(*item.id);
+        if (!canonical) {
+          throw Error(Errc::invalid_input, "the id '" + *item.id + "' is not a UUID", item.where,
+                      {FieldIssue{"id", "uuid", "must be a UUID like 0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"}});
+        }
+        id = *canonical;
+        result.id = id;
+        Query exists = store_->query("SELECT 1 FROM records WHERE id = ?1");
+        exists.bind(1, id);
+        if (exists.step()) {
+          result.outcome = AddOutcome::already_present;
+          results.push_back(std::move(result));
+          continue;
+        }
+      }
+      const std::string where = !item.where.empty() ? item.where : id.empty() ? "new " + item.type : "record " + id;
+      Prepared prepared = prepare_new(item.type, std::move(item.fields), where);
+      const Hlc hlc = clock_.now();
+      if (id.empty()) id = uuid::v7(hlc_millis(hlc));
+      Record record;
+      record.id = id;
+      record.type = item.type;
+      record.office = office_;
+      record.schema_version = prepared.type->schema_version();
+      record.fields = std::move(prepared.fields);
+      for (const auto& [field, value] : record.fields.items()) record.versions[field] = FieldVersion{hlc, replica_id_};
+      record.created = record.updated = hlc;
+      insert_new(record);
+      result.id = id;
+      result.outcome = AddOutcome::added;
+    } catch (const Error& e) {
+      // Storage failures abort the whole batch (the transaction rolls back); bad records do not.
+      if (e.code() == Errc::storage || e.code() == Errc::internal) throw;
+      result.outcome = AddOutcome::rejected;
+      result.error = e;
+    }
+    results.push_back(std::move(result));
+  }
+  persist_clock();
+  transaction.commit();
+  return results;
+}
+
+Record Replica::require_writable(const std::string& id_or_prefix) {
+  Record record = get(id_or_prefix);
+  if (record.office != office_) {
+    throw Error(Errc::invalid_input,
+                "this record belongs to office " + record.office + "; office " + office_ + " cannot change it",
+                "record " + record.id);
+  }
+  if (record.deleted) {
+    throw Error(Errc::invalid_input, "this record is deleted", "record " + record.id);
+  }
+  return record;
+}
+
+Record Replica::edit(const std::string& id_or_prefix, const nlohmann::json& patch) {
+  Store::Transaction transaction(*store_);
+  Record record = require_writable(id_or_prefix);
+  const std::string where = "record " + record.id;
+  if (!patch.is_object() || patch.empty()) {
+    throw Error(Errc::invalid_input, "an edit needs at least one field=value", where);
+  }
+  require_valid_utf8(patch, where);
+  auto type = types_.find(record.type);
+  if (!type) {
+    throw Error(Errc::not_found, "the data type '" + record.type + "' is not installed here, so its records cannot be edited",
+                where);
+  }
+  nlohmann::json fields = record.schema_version < type->schema_version()
+                              ? type->migrate(record.fields, record.schema_version)
+                              : record.fields;
+  for (const auto& [field, value] : patch.items()) {
+    if (value.is_null()) {
+      fields.erase(field);
+    } else {
+      fields[field] = value;
+    }
+  }
+  fields = type->normalize(std::move(fields));
+  auto issues = type->check(fields);
+  if (!issues.empty()) {
+    throw Error(Errc::validation, "the edit breaks " + std::to_string(issues.size()) +
+                                      (issues.size() == 1 ? " rule" : " rules") + " of " + record.type,
+                where, std::move(issues));
+  }
+
+  nlohmann::json changes = nlohmann::json::object();
+  std::map<std::string, FieldVersion> replaced;
+  auto note_change = [&](const std::string& field, const nlohmann::json& old_value, const nlohmann::json& new_value) {
+    if (old_value == new_value) return;
+    changes[field] = {{"old", old_value}, {"new", new_value}};
+    auto it = record.versions.find(field);
+    replaced[field] = it == record.versions.end() ? FieldVersion{} : it->second;
+  };
+  for (const auto& [field, old_value] : record.fields.items()) {
+    note_change(field, old_value, fields.contains(field) ? fields[field] : nlohmann::json(nullptr));
+  }
+  for (const auto& [field, new_value] : fields.items()) {
+    if (!record.fields.contains(field)) note_change(field, nullptr, new_value);
+  }
+  if (changes.empty()) return record;  // nothing changed: no version, no history, nothing to send
+
+  const Hlc hlc = clock_.now();
+  for (const auto& [field, unused] : replaced) record.versions[field] = FieldVersion{hlc, replica_id_};
+  record.fields = std::move(fields);
+  record.schema_version = type->schema_version();
+  record.updated = hlc;
+  save_record(record);
+  write_history(record, hlc, "edit", changes);
+  queue_outbox(record.id, replaced, hlc);
+  persist_clock();
+  transaction.commit();
+  return record;
+}
+
+Record Replica::remove(const std::string& id_or_prefix) {
+  Store::Transaction transaction(*store_);
+  Record record = require_writable(id_or_prefix);
+  const Hlc hlc = clock_.now();
+  std::map<std::string, FieldVersion> replaced;
+  auto it = record.versions.find(kDeletedField);
+  replaced[kDeletedField] = it == record.versions.end() ? FieldVersion{} : it->second;
+  record.versions[kDeletedField] = FieldVersion{hlc, replica_id_};
+  record.deleted = true;
+  record.updated = hlc;
+  save_record(record);
+  write_history(record, hlc, "delete", {{kDeletedField, {{"old", false}, {"new", true}}}});
+  queue_outbox(record.id, replaced, hlc);
+  persist_clock();
+  transaction.commit();
+  return record;
+}
+
+std::string Replica::resolve_id(const std::string& id_or_prefix) {
+  if (auto canonical = uuid::canonical(id_or_prefix)) return *canonical;
+  std::string prefix = id_or_prefix;
+  std::transform(prefix.begin(), prefix.end(), prefix.begin(), [](unsigned char c) { return std::tolower(c); });
+  const bool looks_like_id = prefix.size() >= tuning::kMinIdPrefix && prefix.size() < 36 &&
+                             std::all_of(prefix.begin(), prefix.end(), [](char c) {
+                               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == '-';
+                             });
+  if (!looks_like_id) {
+    throw Error(Errc::invalid_input, "'" + id_or_prefix + "' is not a record id (a UUID, or its first 8 or more characters)");
+  }
+  Query q = store_->query("SELECT id FROM records WHERE id >= ?1 AND id < ?1 || '~' ORDER BY id LIMIT 2");
+  q.bind(1, prefix);
+  std::vector<std::string> matches;
+  while (q.step()) matches.push_back(q.text(0));
+  if (matches.empty()) throw Error(Errc::not_found, "no record with this id", "record " + id_or_prefix);
+  if (matches.size() > 1) {
+    throw Error(Errc::invalid_input, "more than one record starts with '" + id_or_prefix + "': give more of the id");
+  }
+  return matches.front();
+}
+
+std::optional<Record> Replica::find(const std::string& id) {
+  Query q = store_->query(std::string("SELECT ") + kRecordColumns + " FROM records WHERE id = ?1");
+  q.bind(1, id);
+  if (!q.step()) return std::nullopt;
+  return read_record(q);
+}
+
+Record Replica::get(const std::string& id_or_prefix) {
+  const std::string id = resolve_id(id_or_prefix);
+  auto record = find(id);
+  if (!record) throw Error(Errc::not_found, "no record with this id", "record " + id);
+  return *record;
+}
+
+std::vector<Record> Replica::list(const ListFilter& filter) {
+  std::string sql = std::string("SELECT ") + kRecordColumns + " FROM records WHERE 1";
+  if (filter.type) sql += " AND type = ?1";
+  if (!filter.include_deleted) sql += " AND deleted = 0";
+  if (filter.changed_since_millis) sql += " AND updated_hlc >= ?2";
+  int next = 3;
+  struct Bound {
+    int index;
+    std::string text;
+    std::optional<std::int64_t> integer;
+    std::optional<double> real;
+  };
+  std::vector<Bound> bounds;
+  for (const auto& [field, raw_value] : filter.where) {
+    if (!is_field_name(field)) {
+      throw Error(Errc::invalid_input, "--where: '" + field + "' is not a field name");
+    }
+    require_valid_utf8(nlohmann::json(raw_value), "--where " + field);
+    Bound bound{next, text::normalize(raw_value), std::nullopt, std::nullopt};
+    if (field == "office" || field == "type" || field == "id") {
+      sql += " AND " + field + " = ?" + std::to_string(next);
+      next += 1;
+    } else {
+      std::int64_t integer = 0;
+      const auto& s = bound.text;
+      if (auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), integer); ec == std::errc() && ptr == s.data() + s.size()) {
+        bound.integer = integer;
+      } else {
+        char* end = nullptr;
+        const double real = std::strtod(s.c_str(), &end);
+        if (!s.empty() && end == s.c_str() + s.size()) bound.real = real;
+      }
+      const std::string i = std::to_string(next);
+      sql += " AND EXISTS (SELECT 1 FROM json_each(records.fields, ?" + i + ") WHERE value = ?" +
+             std::to_string(next + 1) + " OR value = ?" + std::to_string(next + 2) + ")";
+      next += 3;
+    }
+    bounds.push_back(std::move(bound));
+  }
+  sql += " ORDER BY created_hlc DESC, id";
+
+  Query q = store_->query(sql);
+  if (filter.type) q.bind(1, *filter.type);
+  if (filter.changed_since_millis) {
+    q.bind(2, static_cast<std::int64_t>(make_hlc(static_cast<std::uint64_t>(std::max<std::int64_t>(0, *filter.changed_since_millis)), 0)));
+  }
+  for (std::size_t i = 0; i < bounds.size(); ++i) {
+    const Bound& b = bounds[i];
+    const std::string& field = filter.where[i].first;
+    if (field == "office" || field == "type" || field == "id") {
+      q.bind(b.index, b.text);
+      continue;
+    }
+    q.bind(b.index, "$." + field);
+    if (b.integer) {
+      q.bind(b.index + 1, *b.integer);
+    } else if (b.real) {
+      q.bind(b.index + 1, *b.real);
+    } else {
+      q.bind_null(b.index + 1);
+    }
+    q.bind(b.index + 2, b.text);
+  }
+
+  std::optional<std::string> needle;
+  if (filter.search) {
+    require_valid_utf8(nlohmann::json(*filter.search), "--search");
+    needle = text::fold_for_search(text::trim(*filter.search));
+  }
+  std::vector<Record> out;
+  while (q.step()) {
+    Record record = read_record(q);
+    if (needle && !needle->empty()) {
+      std::string haystack;
+      collect_text(record.fields, haystack);
+      if (text::fold_for_search(haystack).find(*needle) == std::string::npos) continue;
+    }
+    out.push_back(std::move(record));
+    if (filter.limit != 0 && out.size() >= filter.limit) break;
+  }
+  return out;
+}
+
+std::vector<HistoryEntry> Replica::history(const std::string& id_or_prefix) {
+  const std::string id = get(id_or_prefix).id;
+  Query q = store_->query("SELECT hlc, replica, office, author, origin, action, changes FROM history "
+                          "WHERE record_id = ?1 ORDER BY seq");
+  q.bind(1, id);
+  std::vector<HistoryEntry> out;
+  while (q.step()) {
+    HistoryEntry entry;
+    entry.hlc = static_cast<Hlc>(q.integer(0));
+    entry.replica = q.text(1);
+    entry.office = q.text(2);
+    entry.author = q.text(3);
+    entry.origin = q.text(4);
+    entry.action = q.text(5);
+    nlohmann::json changes = nlohmann::json::parse(q.text(6));
+    if (entry.action == "create") {
+      for (const auto& [field, value] : changes.items()) entry.changes[field] = {{"old", nullptr}, {"new", value}};
+    } else {
+      entry.changes = std::move(changes);
+    }
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+ReplicaStatus Replica::status() {
+  ReplicaStatus status;
+  status.office = office_;
+  status.replica_id = replica_id_;
+  status.clock = clock_.last();
+  {
+    Query q = store_->query("SELECT type, sum(deleted = 0), sum(deleted) FROM records GROUP BY type ORDER BY type");
+    while (q.step()) {
+      TypeCount count{q.text(0), q.integer(1), q.integer(2)};
+      status.records += count.live;
+      status.deleted_records += count.deleted;
+      status.by_type.push_back(std::move(count));
+    }
+  }
+  Query q = store_->query("SELECT count(*), coalesce(sum((SELECT count(*) FROM json_each(outbox.base))), 0) FROM outbox");
+  q.step();
+  status.pending_records = q.integer(0);
+  status.pending_changes = q.integer(1);
+  return status;
+}
+
+std::string Replica::summary(const Record& record) const {
+  if (auto type = types_.find(record.type)) {
+    try {
+      return type->summary(record.fields);
+    } catch (const std::exception&) {
+      // A plugin that cannot summarise one record must not stop a listing.
+    }
+  }
+  return "(" + record.type + ": no plugin installed to describe it)";
+}
+
+}  // namespace fieldsync

@@ -1,0 +1,114 @@
+// Replica: one office's copy of the data, on one SQLite file, usable fully offline.
+//
+// Every write (add, edit, delete) is validated by the record's data-type plugin, stamped with
+// the replica's hybrid logical clock per field, recorded in the history and queued in the outbox
+// of unsent changes — all in one transaction, so a power cut leaves either all of it or none.
+// A rejected write throws Error and leaves the replica exactly as it was.
+//
+// Records are owned by an office: this replica writes only its own office's records.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/plugin_host.hpp"
+#include "core/record.hpp"
+
+namespace fieldsync {
+
+class Store;
+
+// One record to add in a batch (import).
+struct NewRecord {
+  std::optional<std::string> id;  // keep this id (any UUID); a new UUIDv7 when absent
+  std::string type;
+  nlohmann::json fields;
+  std::string where;  // how to name it in an error: "line 12"
+};
+
+enum class AddOutcome { added, already_present, rejected };
+
+struct AddResult {
+  AddOutcome outcome = AddOutcome::rejected;
+  std::string id;                // the record's id (empty when rejected before one was known)
+  std::optional<Error> error;    // why it was rejected
+};
+
+class Replica {
+ public:
+  // The store's file name inside a replica home.
+  static constexpr const char* kStoreFile = "replica.db";
+
+  // Creates a new replica for `office` at `home` (the folder may exist, the store must not).
+  static void create(const std::filesystem::path& home, const std::string& office);
+
+  // Opens the replica at `home`. Throws Error(not_initialized) when there is none.
+  // `types` must outlive the Replica.
+  Replica(const std::filesystem::path& home, const PluginHost& types);
+  ~Replica();
+  Replica(const Replica&) = delete;
+  Replica& operator=(const Replica&) = delete;
+
+  const std::string& office() const { return office_; }
+  const std::string& replica_id() const { return replica_id_; }
+  const std::filesystem::path& home() const { return home_; }
+
+  // The person recorded in the history as author of local writes (default: $FIELDSYNC_USER or
+  // $USER, else "unknown").
+  void set_author(std::string author) { author_ = std::move(author); }
+
+  // Adds one record of this office. Throws Error(validation) naming every broken rule.
+  Record add(const std::string& type, nlohmann::json fields, std::optional<std::string> id = {});
+
+  // Adds many records in one transaction. A rejected record does not stop the others; a record
+  // whose id is already here is left alone (already_present), so a batch can be re-run.
+  std::vector<AddResult> add_batch(std::vector<NewRecord> batch);
+
+  // Changes some fields: `patch` maps field -> new value, or null to remove the field.
+  // Only fields whose canonical value changes get a new version.
+  Record edit(const std::string& id, const nlohmann::json& patch);
+
+  // Deletes a record: a tombstone with its own version; the fields stay for the history.
+  Record remove(const std::string& id);
+
+  // The full id of the record `id_or_prefix` names (a whole UUID, or a unique prefix of at
+  // least 8 characters). Throws Error(not_found) or Error(invalid_input) when ambiguous.
+  std::string resolve_id(const std::string& id_or_prefix);
+
+  std::optional<Record> find(const std::string& id);
+  Record get(const std::string& id_or_prefix);
+  std::vector<Record> list(const ListFilter& filter);
+  std::vector<HistoryEntry> history(const std::string& id_or_prefix);
+  ReplicaStatus status();
+
+  // The record's one-line summary from its plugin, or a plain one when the type is not installed.
+  std::string summary(const Record& record) const;
+
+  const PluginHost& types() const { return types_; }
+
+ private:
+  struct Prepared;
+  Prepared prepare_new(const std::string& type, nlohmann::json fields, const std::string& where) const;
+  void insert_new(const Record& record);
+  void write_history(const Record& record, Hlc hlc, const std::string& action,
+                     const nlohmann::json& changes);
+  void queue_outbox(const std::string& record_id, const std::map<std::string, FieldVersion>& replaced,
+                    Hlc hlc);
+  void save_record(const Record& record);
+  void persist_clock();
+  Record require_writable(const std::string& id_or_prefix);
+
+  std::filesystem::path home_;
+  const PluginHost& types_;
+  std::unique_ptr<Store> store_;
+  Clock clock_;
+  std::string office_;
+  std::string replica_id_;
+  std::string author_;
+};
+
+}  // namespace fieldsync

@@ -1,0 +1,376 @@
+// JSON Schema validation with valijson, reported as FieldIssues a field officer can read.
+//
+// valijson reports each failure as a context path ("<root>[institutions][2]") and an English
+// description, plus one wrapper error per enclosing level ("Failed to validate item #2 in
+// array."). We keep the innermost errors only, name the top-level field, infer the keyword from
+// the description, and write the message from the schema's own values (the minimum, the enum
+// list, an example) rather than valijson's wording.
+//
+// Text that is not valid UTF-8 is reported here too (rule "utf8"): a JSON document must be
+// Unicode, and valijson's string-length code may read out of bounds on ill-formed bytes, so such
+// strings are replaced by U+FFFD in a copy before valijson sees them.
+
+// Without this valijson calls abort() on a schema it cannot parse; we want an exception.
+#define VALIJSON_USE_EXCEPTIONS 1
+
+#include "core/schema_validator.hpp"
+
+#include <algorithm>
+#include <exception>
+#include <set>
+#include <string>
+#include <string_view>
+#include <tuple>
+
+#include <valijson/adapters/nlohmann_json_adapter.hpp>
+#include <valijson/schema.hpp>
+#include <valijson/schema_parser.hpp>
+#include <valijson/validation_results.hpp>
+#include <valijson/validator.hpp>
+
+#include "core/text.hpp"
+
+namespace fieldsync {
+
+struct SchemaValidator::Impl {
+  nlohmann::json schema_json;  // for messages: minimum, enum values, examples, …
+  valijson::Schema schema;
+  // Mutable: valijson's Validator caches compiled regexes as it goes.
+  mutable valijson::Validator validator{valijson::Validator::kStrongTypes};
+};
+
+namespace {
+
+// "[priority_area]" -> "priority_area"; "<root>" stays as it is.
+std::string unbracket(const std::string& segment) {
+  if (segment.size() >= 2 && segment.front() == '[' && segment.back() == ']') {
+    return segment.substr(1, segment.size() - 2);
+  }
+  return segment;
+}
+
+bool is_index(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// The text between the last pair of single quotes in a valijson description, if any: the
+// property name ("… constraints: 'titel'.", "Missing required property 'title'.").
+std::string quoted_name(const std::string& description) {
+  const auto close = description.rfind('\'');
+  if (close == std::string::npos || close == 0) return {};
+  const auto open = description.rfind('\'', close - 1);
+  if (open == std::string::npos) return {};
+  return description.substr(open + 1, close - open - 1);
+}
+
+bool starts_with(const std::string& s, std::string_view prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+// Wrapper errors only say "a child failed"; the child's own error says what and where.
+bool is_wrapper(const std::string& d) {
+  return starts_with(d, "Failed to validate item #") ||
+         starts_with(d, "Failed to validate against schema associated with") ||
+         starts_with(d, "Failed to validate against additional properties schema") ||
+         starts_with(d, "Failed to validate against child schema #") ||
+         starts_with(d, "Failed to validate against any schemas allowed by anyOf") ||
+         starts_with(d, "Failed to validate against any child schemas allowed by oneOf") ||
+         starts_with(d, "Failed to validate against a conditional schema") ||
+         starts_with(d, "Failed to validate against dependent schema") ||
+         starts_with(d, "Cannot validate item #");
+}
+
+// The keyword behind a valijson description (valijson 1.0 wording).
+std::string rule_of(const std::string& d) {
+  struct Prefix {
+    std::string_view prefix;
+    std::string_view rule;
+  };
+  static constexpr Prefix kPrefixes[] = {
+      {"Missing required property", "required"},
+      {"Value type not permitted by 'type'", "type"},
+      {"Failed to match against any enum values", "enum"},
+      {"Failed to match regex specified by 'pattern'", "pattern"},
+      {"Expected number greater than or equal to", "minimum"},
+      {"Expected number greater than", "exclusiveMinimum"},
+      {"Expected number less than or equal to", "maximum"},
+      {"Expected number less than", "exclusiveMaximum"},
+      {"String should be no fewer than", "minLength"},
+      {"String should be no more than", "maxLength"},
+      {"Array should contain no fewer than", "minItems"},
+      {"Array should contain no more than", "maxItems"},
+      {"Object should have no fewer than", "minProperties"},
+      {"Object should have no more than", "maxProperties"},
+      {"Elements at indexes", "uniqueItems"},
+      {"Object contains a property that could not be validated", "additionalProperties"},
+      {"Value should be a multiple of", "multipleOf"},
+      {"Failed to match expected value set by 'const'", "const"},
+      {"Target value and comparison value are not equal", "const"},
+      {"Target should not validate against schema specified in 'not'", "not"},
+      {"Failed to validate against exactly one child schema", "oneOf"},
+      {"Missing dependency", "dependencies"},
+      {"String should be a valid", "format"},
+  };
+  for (const auto& p : kPrefixes) {
+    if (starts_with(d, p.prefix)) return std::string(p.rule);
+  }
+  return "schema";
+}
+
+// The subschema that applies at a context path, following properties / items; nullptr when the
+// path leaves what a plain walk can follow ($ref, combinators).
+const nlohmann::json* subschema_at(const nlohmann::json& root, const std::vector<std::string>& path) {
+  const nlohmann::json* node = &root;
+  for (std::size_t i = 1; i < path.size(); ++i) {  // path[0] is "<root>"
+    if (!node->is_object()) return nullptr;
+    const std::string key = unbracket(path[i]);
+    const auto props = node->find("properties");
+    if (props != node->end() && props->is_object() && props->contains(key)) {
+      node = &(*props)[key];
+    } else if (is_index(key) && node->contains("items") && (*node)["items"].is_object()) {
+      node = &(*node)["items"];
+    } else {
+      return nullptr;
+    }
+  }
+  return node;
+}
+
+std::string plain_number(const nlohmann::json& v) {
+  if (v.is_number_integer() || v.is_number_unsigned()) return v.dump();
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (d == static_cast<double>(static_cast<long long>(d))) {
+      return std::to_string(static_cast<long long>(d));
+    }
+    return v.dump();
+  }
+  return v.dump();
+}
+
+// The schema's value of `keyword` at this level, as plain text; "" when absent.
+std::string schema_value(const nlohmann::json* sub, const char* keyword) {
+  if (sub == nullptr || !sub->is_object() || !sub->contains(keyword)) return {};
+  return plain_number((*sub)[keyword]);
+}
+
+std::string type_words(const nlohmann::json& type) {
+  auto one = [](const std::string& t) -> std::string {
+    if (t == "integer") return "a whole number";
+    if (t == "number") return "a number";
+    if (t == "string") return "text";
+    if (t == "array") return "a list";
+    if (t == "object") return "an object";
+    if (t == "boolean") return "true or false";
+    if (t == "null") return "empty (null)";
+    return t;
+  };
+  if (type.is_string()) return one(type.get<std::string>());
+  if (type.is_array()) {
+    std::string out;
+    for (std::size_t i = 0; i < type.size(); ++i) {
+      if (!type[i].is_string()) continue;
+      if (!out.empty()) out += i + 1 == type.size() ? " or " : ", ";
+      out += one(type[i].get<std::string>());
+    }
+    return out;
+  }
+  return "another type";
+}
+
+std::string plural(const std::string& n, const char* word) {
+  return n + " " + word + (n == "1" ? "" : "s");
+}
+
+// A readable sentence for one failure, using the schema's values where it has them.
+std::string message_for(const std::string& rule, const std::string& description,
+                        const nlohmann::json* sub) {
+  if (rule == "required") return "is required";
+  if (rule == "additionalProperties") return "is not allowed (unknown field)";
+  if (rule == "minimum") return "must be at least " + schema_value(sub, "minimum");
+  if (rule == "maximum") return "must be at most " + schema_value(sub, "maximum");
+  if (rule == "exclusiveMinimum") return "must be greater than " + schema_value(sub, "exclusiveMinimum");
+  if (rule == "exclusiveMaximum") return "must be less than " + schema_value(sub, "exclusiveMaximum");
+  if (rule == "minLength") {
+    const std::string n = schema_value(sub, "minLength");
+    return n == "1" ? "must not be empty" : "must be at least " + plural(n, "character") + " long";
+  }
+  if (rule == "maxLength") return "must be at most " + plural(schema_value(sub, "maxLength"), "character") + " long";
+  if (rule == "minItems") return "must list at least " + plural(schema_value(sub, "minItems"), "item");
+  if (rule == "maxItems") return "must list at most " + plural(schema_value(sub, "maxItems"), "item");
+  if (rule == "uniqueItems") return "must not list the same value twice";
+  if (rule == "multipleOf") return "must be a multiple of " + schema_value(sub, "multipleOf");
+  if (rule == "type" && sub != nullptr && sub->contains("type")) {
+    return "must be " + type_words((*sub)["type"]);
+  }
+  if (rule == "enum" && sub != nullptr && sub->contains("enum") && (*sub)["enum"].is_array()) {
+    std::string out = "must be one of: ";
+    bool first = true;
+    for (const auto& v : (*sub)["enum"]) {
+      if (!first) out += ", ";
+      out += v.is_string() ? v.get<std::string>() : v.dump();
+      first = false;
+    }
+    return out;
+  }
+  if (rule == "pattern" && sub != nullptr) {
+    // A schema may give an example of the expected form; it reads better than a regex.
+    const auto examples = sub->find("examples");
+    if (examples != sub->end() && examples->is_array() && !examples->empty() &&
+        (*examples)[0].is_string()) {
+      return "does not have the expected form (e.g. " + (*examples)[0].get<std::string>() + ")";
+    }
+    if (sub->contains("pattern") && (*sub)["pattern"].is_string()) {
+      return "does not have the expected form (" + (*sub)["pattern"].get<std::string>() + ")";
+    }
+  }
+  return description;  // valijson's own words, better than nothing
+}
+
+// Replaces every ill-formed UTF-8 sequence by U+FFFD.
+std::string repaired(std::string_view s) {
+  std::string out;
+  while (!s.empty()) {
+    const std::size_t bad = text::first_invalid_utf8(s);
+    if (bad == std::string_view::npos) break;
+    out.append(s.substr(0, bad)).append("\xEF\xBF\xBD");
+    s.remove_prefix(bad + 1);
+  }
+  out.append(s);
+  return out;
+}
+
+// Reports strings that are not valid UTF-8 (values, and keys of objects) under `field`, and
+// repairs them in place so valijson only ever sees well-formed text.
+void repair_utf8(nlohmann::json& node, const std::string& field, std::vector<FieldIssue>& issues) {
+  if (node.is_string()) {
+    auto& s = node.get_ref<std::string&>();
+    const std::size_t bad = text::first_invalid_utf8(s);
+    if (bad == std::string_view::npos) return;
+    issues.push_back({field, "utf8", "is not valid UTF-8 text (byte " + std::to_string(bad) + ")"});
+    s = repaired(s);
+  } else if (node.is_array()) {
+    for (auto& item : node) repair_utf8(item, field, issues);
+  } else if (node.is_object()) {
+    nlohmann::json fixed = nlohmann::json::object();
+    for (auto& [key, value] : node.items()) {
+      const std::string& name = field.empty() ? key : field;
+      std::string fixed_key = key;
+      if (!text::is_valid_utf8(key)) {
+        issues.push_back({name, "utf8", "field name is not valid UTF-8 text"});
+        fixed_key = repaired(key);
+      }
+      repair_utf8(value, name, issues);
+      fixed[fixed_key] = std::move(value);
+    }
+    node = std::move(fixed);
+  }
+}
+
+bool has_invalid_utf8(const nlohmann::json& node) {
+  if (node.is_string()) return !text::is_valid_utf8(node.get_ref<const std::string&>());
+  if (node.is_array()) {
+    return std::any_of(node.begin(), node.end(), [](const auto& v) { return has_invalid_utf8(v); });
+  }
+  if (node.is_object()) {
+    for (const auto& [key, value] : node.items()) {
+      if (!text::is_valid_utf8(key) || has_invalid_utf8(value)) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+SchemaValidator::SchemaValidator(const nlohmann::json& schema) : impl_(std::make_unique<Impl>()) {
+  impl_->schema_json = schema;
+  try {
+    valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
+    valijson::adapters::NlohmannJsonAdapter adapter(impl_->schema_json);
+    parser.populateSchema(adapter, impl_->schema);
+  } catch (const std::exception& e) {
+    throw Error(Errc::plugin, std::string("JSON Schema cannot be parsed: ") + e.what());
+  }
+}
+
+SchemaValidator::~SchemaValidator() = default;
+SchemaValidator::SchemaValidator(SchemaValidator&&) noexcept = default;
+SchemaValidator& SchemaValidator::operator=(SchemaValidator&&) noexcept = default;
+
+std::vector<FieldIssue> SchemaValidator::validate(const nlohmann::json& document) const {
+  std::vector<FieldIssue> issues;
+
+  // The common case (valid text) validates the caller's document without a copy.
+  nlohmann::json repaired_copy;
+  const nlohmann::json* target = &document;
+  if (has_invalid_utf8(document)) {
+    repaired_copy = document;
+    repair_utf8(repaired_copy, "", issues);
+    target = &repaired_copy;
+  }
+
+  valijson::ValidationResults results;
+  valijson::adapters::NlohmannJsonAdapter adapter(*target);
+  try {
+    if (impl_->validator.validate(impl_->schema, adapter, &results)) return issues;
+  } catch (const std::exception& e) {
+    issues.push_back({"", "schema", std::string("could not be checked against the schema: ") + e.what()});
+    return issues;
+  }
+
+  std::set<std::tuple<std::string, std::string, std::string>> seen;
+  auto add = [&](FieldIssue issue) {
+    if (seen.emplace(issue.field, issue.rule, issue.message).second) issues.push_back(std::move(issue));
+  };
+
+  const std::size_t utf8_issues = issues.size();
+  std::vector<FieldIssue> wrappers;
+  valijson::ValidationResults::Error error;
+  while (results.popError(error)) {
+    const std::vector<std::string>& path = error.context;
+    std::string field = path.size() > 1 ? unbracket(path[1]) : std::string();
+    const std::string rule = rule_of(error.description);
+
+    if (is_wrapper(error.description)) {
+      wrappers.push_back({field, "schema", error.description});
+      continue;
+    }
+
+    const nlohmann::json* sub = subschema_at(impl_->schema_json, path);
+    std::string message = message_for(rule, error.description, sub);
+
+    // Required and unknown-field errors sit on the object, not on the property: name the
+    // property. At the top level that is the field; deeper down, say which one inside it.
+    if (rule == "required" || rule == "additionalProperties") {
+      const std::string property = quoted_name(error.description);
+      if (path.size() <= 1) {
+        field = property;
+      } else if (!property.empty()) {
+        message = "'" + property + "' " + message;
+      }
+    }
+    // An error inside a list names the item (counting from 1, as people do).
+    if (path.size() > 2 && is_index(unbracket(path[2]))) {
+      message = "item " + std::to_string(std::stoul(unbracket(path[2])) + 1) + " " + message;
+    }
+    add({std::move(field), rule, std::move(message)});
+
+    // valijson names only the first unknown property; name every one of them.
+    if (rule == "additionalProperties" && path.size() <= 1 && target->is_object()) {
+      const nlohmann::json& props = impl_->schema_json.value("properties", nlohmann::json::object());
+      const bool has_patterns = impl_->schema_json.contains("patternProperties");
+      if (!has_patterns) {
+        for (const auto& [key, value] : target->items()) {
+          if (!props.contains(key)) add({key, rule, "is not allowed (unknown field)"});
+        }
+      }
+    }
+  }
+  // Only when nothing more specific was said does a wrapper carry information.
+  if (issues.size() == utf8_issues) {
+    for (auto& w : wrappers) add(std::move(w));
+  }
+  return issues;
+}
+
+}  // namespace fieldsync

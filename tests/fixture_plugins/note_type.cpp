@@ -1,0 +1,40 @@
+#include "tests/fixture_plugins/note_type.hpp"
+
+namespace fieldsync::fixture {
+namespace {
+
+// Deliberately tiny: the plugin-host tests exercise loading, not validation, so the fields check
+// is written out by hand rather than through SchemaValidator.
+class NoteType final : public DataType {
+ public:
+  explicit NoteType(int version) : version_(version) {}
+
+  std::string name() const override { return "note"; }
+  std::string description() const override { return "A note (test fixture)"; }
+  int schema_version() const override { return version_; }
+  const nlohmann::json& schema() const override { return schema_; }
+  MergePolicy merge_policy(const std::string&) const override { return MergePolicy::lww; }
+  nlohmann::json normalize(nlohmann::json fields) const override { return fields; }
+  std::vector<FieldIssue> check(const nlohmann::json& fields) const override {
+    if (fields.is_object() && fields.contains("title") && fields["title"].is_string()) return {};
+    return {{"title", "required", "a note needs a title (text)"}};
+  }
+  nlohmann::json migrate(nlohmann::json fields, int) const override { return fields; }
+  std::string summary(const nlohmann::json& fields) const override {
+    return fields.value("title", std::string());
+  }
+
+ private:
+  int version_;
+  nlohmann::json schema_ = {
+      {"type", "object"},
+      {"properties", {{"title", {{"type", "string"}}}}},
+      {"required", {"title"}},
+  };
+};
+
+}  // namespace
+
+std::unique_ptr<DataType> make_note_type(int version) { return std::make_unique<NoteType>(version); }
+
+}  // namespace fieldsync::fixture

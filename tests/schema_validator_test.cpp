@@ -1,0 +1,217 @@
+// core/schema_validator: valijson errors as FieldIssues naming the field, the rule, in words.
+#include <algorithm>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "core/error.hpp"
+#include "core/schema_validator.hpp"
+
+using fieldsync::Errc;
+using fieldsync::Error;
+using fieldsync::FieldIssue;
+using fieldsync::SchemaValidator;
+using nlohmann::json;
+
+namespace {
+
+const json& activity_schema() {
+  static const json schema = [] {
+    std::ifstream in(FIELDSYNC_ACTIVITY_SCHEMA);
+    return json::parse(in);
+  }();
+  return schema;
+}
+
+json valid_activity() {
+  return {{"title", "Atelier r\u00E9gional sur la s\u00E9curit\u00E9 alimentaire"},
+          {"priority_area", 8},
+          {"goal", "2.8.3"},
+          {"kind", "workshop"},
+          {"status", "implemented"},
+          {"start_date", "2018-03-08"},
+          {"institutions", {"IDB", "IOFS"}},
+          {"countries", {"NER"}},
+          {"language", "fr"}};
+}
+
+std::string describe(const std::vector<FieldIssue>& issues) {
+  std::string out;
+  for (const auto& i : issues) out += "[" + i.field + " / " + i.rule + ": " + i.message + "] ";
+  return out;
+}
+
+// The one issue the document has; fails the test when there is not exactly one.
+FieldIssue only_issue(const std::vector<FieldIssue>& issues) {
+  EXPECT_EQ(issues.size(), 1u) << describe(issues);
+  return issues.empty() ? FieldIssue{} : issues.front();
+}
+
+class ActivitySchema : public ::testing::Test {
+ protected:
+  SchemaValidator validator{activity_schema()};
+};
+
+}  // namespace
+
+TEST_F(ActivitySchema, AcceptsAValidRecord) {
+  EXPECT_TRUE(validator.validate(valid_activity()).empty());
+}
+
+TEST_F(ActivitySchema, MissingRequiredFieldIsNamed) {
+  json doc = valid_activity();
+  doc.erase("title");
+  const FieldIssue issue = only_issue(validator.validate(doc));
+  EXPECT_EQ(issue.field, "title");
+  EXPECT_EQ(issue.rule, "required");
+  EXPECT_EQ(issue.message, "is required");
+}
+
+TEST_F(ActivitySchema, MinimumAndMaximum) {
+  json doc = valid_activity();
+  doc["priority_area"] = 0;
+  FieldIssue issue = only_issue(validator.validate(doc));
+  EXPECT_EQ(issue.field, "priority_area");
+  EXPECT_EQ(issue.rule, "minimum");
+  EXPECT_EQ(issue.message, "must be at least 1");
+
+  doc["priority_area"] = 19;
+  issue = only_issue(validator.validate(doc));
+  EXPECT_EQ(issue.rule, "maximum");
+  EXPECT_EQ(issue.message, "must be at most 18");
+
+  doc = valid_activity();
+  doc["amount_usd"] = -0.5;
+  issue = only_issue(validator.validate(doc));
+  EXPECT_EQ(issue.field, "amount_usd");
+  EXPECT_EQ(issue.message, "must be at least 0");
+}
+
+TEST_F(ActivitySchema, EnumListsTheAllowedValues) {
+  json doc = valid_activity();
+  doc["kind"] = "party";
+  const FieldIssue issue = only_issue(validator.validate(doc));
+  EXPECT_EQ(issue.field, "kind");
+  EXPECT_EQ(issue.rule, "enum");
+  EXPECT_NE(issue.message.find("workshop"), std::string::npos) << issue.message;
+  EXPECT_NE(issue.message.find("field_visit"), std::string::npos) << issue.message;
+}
+
+TEST_F(ActivitySchema, PatternGivesAnExample) {
+  json doc = valid_activity();
+  doc["start_date"] = "08/03/2018";
+  const FieldIssue issue = only_issue(validator.validate(doc));
+  EXPECT_EQ(issue.field, "start_date");
+  EXPECT_EQ(issue.rule, "pattern");
+  EXPECT_NE(issue.message.find("2018-03-08"), std::string::npos) << issue.message;
+
+  doc = valid_activity();
+  doc["goal"] = "2.19.1";
+  EXPECT_EQ(only_issue(validator.validate(doc)).rule, "pattern");
+}
+
+TEST_F(ActivitySchema, WrongTypeIsNamed) {
+  json doc = valid_activity();
+  doc["priority_area"] = "8";
+  const FieldIssue issue = only_issue(validator.validate(doc));
+  EXPECT_EQ(issue.field, "priority_area");
+  EXPECT_EQ(issue.rule, "type");
+  EXPECT_EQ(issue.message, "must be a whole number");
+}
+
+TEST_F(ActivitySchema, UnknownFieldsAreEachNamed) {
+  json doc = valid_activity();
+  doc["titel"] = "typo";
+  FieldIssue issue = only_issue(validator.validate(doc));
+  EXPECT_EQ(issue.field, "titel");
+  EXPECT_EQ(issue.rule, "additionalProperties");
+  EXPECT_EQ(issue.message, "is not allowed (unknown field)");
+
+  doc["zzz"] = 1;
+  const auto issues = validator.validate(doc);
+  ASSERT_EQ(issues.size(), 2u) << describe(issues);
+  std::vector<std::string> fields{issues[0].field, issues[1].field};
+  std::sort(fields.begin(), fields.end());
+  EXPECT_EQ(fields, (std::vector<std::string>{"titel", "zzz"}));
+}
+
+TEST_F(ActivitySchema, ArrayItemErrorsNameTheListWithoutWrapperNoise) {
+  json doc = valid_activity();
+  doc["institutions"] = {"IDB", ""};
+  FieldIssue issue = only_issue(validator.validate(doc));
+  EXPECT_EQ(issue.field, "institutions");
+  EXPECT_EQ(issue.rule, "minLength");
+  EXPECT_EQ(issue.message, "item 2 must not be empty");
+
+  doc = valid_activity();
+  doc["countries"] = {"NER", "ner"};
+  issue = only_issue(validator.validate(doc));
+  EXPECT_EQ(issue.field, "countries");
+  EXPECT_EQ(issue.rule, "pattern");
+
+  doc = valid_activity();
+  doc["countries"] = {"NER", "NER", "NER"};
+  issue = only_issue(validator.validate(doc));  // three pairs, one failure
+  EXPECT_EQ(issue.field, "countries");
+  EXPECT_EQ(issue.rule, "uniqueItems");
+}
+
+TEST_F(ActivitySchema, ReportsEveryBrokenFieldOnce) {
+  json doc = valid_activity();
+  doc.erase("goal");
+  doc["priority_area"] = 0;
+  doc["status"] = "done";
+  const auto issues = validator.validate(doc);
+  ASSERT_EQ(issues.size(), 3u) << describe(issues);
+  std::vector<std::string> rules;
+  for (const auto& i : issues) rules.push_back(i.field + "/" + i.rule);
+  std::sort(rules.begin(), rules.end());
+  EXPECT_EQ(rules, (std::vector<std::string>{"goal/required", "priority_area/minimum", "status/enum"}));
+}
+
+TEST_F(ActivitySchema, InvalidUtf8IsReportedNotPassedOn) {
+  json doc = valid_activity();
+  // A long run of continuation bytes: valijson's own length counter must never see it.
+  doc["title"] = std::string("Atelier \xF0") + std::string(20, '\x80');
+  const FieldIssue issue = only_issue(validator.validate(doc));
+  EXPECT_EQ(issue.field, "title");
+  EXPECT_EQ(issue.rule, "utf8");
+  EXPECT_NE(issue.message.find("byte 8"), std::string::npos) << issue.message;
+}
+
+TEST_F(ActivitySchema, IsReusable) {
+  json bad = valid_activity();
+  bad["kind"] = "party";
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(validator.validate(valid_activity()).empty());
+    EXPECT_EQ(validator.validate(bad).size(), 1u);
+  }
+  SchemaValidator moved = std::move(validator);
+  EXPECT_EQ(moved.validate(bad).size(), 1u);
+}
+
+TEST(SchemaValidator, RejectsASchemaItCannotParse) {
+  try {
+    SchemaValidator validator(json{{"$ref", 5}});
+    FAIL() << "accepted a broken schema";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::plugin);
+  }
+}
+
+TEST(SchemaValidator, NestedRequiredNamesTheTopLevelField) {
+  const json schema = {
+      {"type", "object"},
+      {"properties",
+       {{"contact",
+         {{"type", "object"},
+          {"required", {"phone"}},
+          {"properties", {{"phone", {{"type", "string"}}}}}}}}}};
+  SchemaValidator validator(schema);
+  const FieldIssue issue = only_issue(validator.validate(json{{"contact", json::object()}}));
+  EXPECT_EQ(issue.field, "contact");
+  EXPECT_EQ(issue.rule, "required");
+  EXPECT_EQ(issue.message, "'phone' is required");
+}

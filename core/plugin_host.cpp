@@ -1,7 +1,7 @@
 // PluginHost: loads data-type plugins with Boost.DLL and checks each one before use.
 //
-// Order of checks per file (see STYLE.md, "the safe plugin pattern"): load the library, read its
-// API version, refuse a mismatch before any plugin function runs, then call the factory at our
+// Order of checks per file (see STYLE.md, "the safe plugin pattern"): refuse a file cut short
+// (dlopen() would crash on it), load the library, read its API version, refuse a mismatch before any plugin function runs, then call the factory at our
 // door (its exceptions become a PluginFailure) and check the name it gives. Nothing from
 // Boost.DLL or from a plugin escapes load_file()/load_directory().
 #include "core/plugin_host.hpp"
@@ -45,7 +45,7 @@ struct OpenedPlugin {
   int schema_version = 0;
 };
 
-// Thrown inside load_file() to stop at the first failed check; never leaves this file.
+// Thrown inside open_plugin() to stop at the first failed check; never leaves this file.
 struct Refusal {
   std::string reason;
 };
@@ -72,8 +72,11 @@ std::string load_error_reason(const std::string& what, const fs::path& file) {
   const auto end = what.rfind(')');
   std::string reason = what.substr(start + kMarker.size(),
                                    end > start ? end - start - kMarker.size() : std::string::npos);
-  const std::string prefix = file.string() + ": ";
-  if (reason.starts_with(prefix)) reason.erase(0, prefix.size());
+  // dlerror() names the path as dlopen() got it (Boost.DLL may have prefixed "./").
+  const auto colon = reason.find(": ");
+  if (colon != std::string::npos && reason.substr(0, colon).ends_with(file.filename().string())) {
+    reason.erase(0, colon + 2);
+  }
   return reason;
 }
 
@@ -100,7 +103,9 @@ std::optional<std::string> truncation_problem(const fs::path& file) {
 
   std::uint64_t needed = sizeof header;
   const auto need = [&needed](std::uint64_t offset, std::uint64_t length) {
-    needed = std::max(needed, offset + length);  // both come from 16-bit or 32/64-bit fields
+    // Saturating: a garbage offset near 2^64 must not wrap around to look small.
+    const std::uint64_t end = length > UINT64_MAX - offset ? UINT64_MAX : offset + length;
+    needed = std::max(needed, end);
   };
   if (header_bytes == sizeof header) {
     need(header.e_phoff, std::uint64_t{header.e_phnum} * header.e_phentsize);
@@ -165,7 +170,7 @@ OpenedPlugin open_plugin(const fs::path& file) {
   }
   if (!is_valid_type_name(name)) {
     throw Refusal{"invalid data type name '" + name +
-                  "': must be lowercase ASCII letters, digits and _ , starting with a letter"};
+                  "': a name is lowercase letters, digits and '_', starting with a letter"};
   }
   return {std::move(holder), std::move(name), schema_version};
 }

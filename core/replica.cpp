@@ -55,6 +55,9 @@ void collect_text(const nlohmann::json& value, std::string& out) {
   }
 }
 
+// "1 rule", "3 rules". (Built before the issues are moved into the Error.)
+std::string count_rules(std::size_t n) { return std::to_string(n) + (n == 1 ? " rule" : " rules"); }
+
 bool is_field_name(const std::string& name) {
   return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
@@ -117,9 +120,8 @@ Replica::Prepared Replica::prepare_new(const std::string& type_name, nlohmann::j
   nlohmann::json normalized = type->normalize(std::move(fields));
   auto issues = type->check(normalized);
   if (!issues.empty()) {
-    throw Error(Errc::validation, "the " + type_name + " record breaks " + std::to_string(issues.size()) +
-                                      (issues.size() == 1 ? " rule" : " rules"),
-                where, std::move(issues));
+    const std::string message = "the " + type_name + " record breaks " + count_rules(issues.size());
+    throw Error(Errc::validation, message, where, std::move(issues));
   }
   return Prepared{std::move(type), std::move(normalized)};
 }
@@ -293,9 +295,8 @@ Record Replica::edit(const std::string& id_or_prefix, const nlohmann::json& patc
   fields = type->normalize(std::move(fields));
   auto issues = type->check(fields);
   if (!issues.empty()) {
-    throw Error(Errc::validation, "the edit breaks " + std::to_string(issues.size()) +
-                                      (issues.size() == 1 ? " rule" : " rules") + " of " + record.type,
-                where, std::move(issues));
+    const std::string message = "the edit breaks " + count_rules(issues.size()) + " of " + record.type;
+    throw Error(Errc::validation, message, where, std::move(issues));
   }
 
   nlohmann::json changes = nlohmann::json::object();

@@ -56,6 +56,11 @@ Scan scan(std::string_view s) noexcept {
       continue;
     }
     result.ascii = false;
+    // Two-byte sequences (Latin accents, Arabic, Hebrew) are most of the non-ASCII text we see.
+    if (b >= 0xC2 && b <= 0xDF && i + 1 < n && is_continuation(p[i + 1])) {
+      i += 2;
+      continue;
+    }
     // Lead byte -> sequence length and the allowed range of the second byte (Table 3-7); the
     // narrowed ranges are what exclude overlongs (E0, F0), surrogates (ED) and > U+10FFFF (F4).
     std::size_t len = 0;

@@ -29,8 +29,7 @@ fi
 
 # valijson is header-only, but Debian's package depends on every adapter's library
 # (Qt5, Poco, MariaDB …, ~400 MB). We unpack just its headers and CMake config instead.
-if [ ! -f "$deps_dir/valijson/usr/lib/cmake/valijson/valijsonConfig.cmake" ] &&
-   [ -z "$(find "$deps_dir/valijson" -name 'valijson*Config.cmake' 2>/dev/null | head -n1)" ]; then
+if [ -z "$(find "$deps_dir/valijson" -name 'valijsonConfig.cmake' 2>/dev/null | head -n1)" ]; then
   echo "install-deps: unpacking valijson headers into $deps_dir/valijson"
   mkdir -p "$deps_dir/download"
   ( cd "$deps_dir/download" && rm -f libvalijson-dev_*.deb &&

@@ -2,6 +2,7 @@
 // keeps libraries loaded while their DataTypes live, and applies the duplicate-name rule.
 #include "core/plugin_host.hpp"
 
+#include <cstdint>
 #include <cstdlib>
 #include <fstream>
 #include <optional>
@@ -77,20 +78,20 @@ void write_file(const fs::path& file, const std::string& content) {
   out << content;
 }
 
-// "Not a library" files: a text file with a library's name, and the first 1000 bytes of a real
-// plugin (a valid ELF header with nothing behind it, as an interrupted download leaves).
+// "Not a library" files: a text file with a library's name, and the first `bytes` bytes of a
+// real plugin (as an interrupted copy leaves it).
 fs::path write_fake_library(const fs::path& dir) {
   const fs::path fake = dir / "libfake.so";
   write_file(fake, "this is a text file, not a shared library\n");
   return fake;
 }
 
-fs::path write_truncated_library(const fs::path& dir) {
+fs::path write_truncated_library(const fs::path& dir, std::uintmax_t bytes = 1000) {
   std::ifstream in(kNote, std::ios::binary);
-  std::string head(1000, '\0');
+  std::string head(bytes, '\0');
   in.read(head.data(), static_cast<std::streamsize>(head.size()));
-  EXPECT_EQ(in.gcount(), 1000) << kNote;
-  const fs::path truncated = dir / "libtruncated.so";
+  EXPECT_EQ(static_cast<std::uintmax_t>(in.gcount()), bytes) << kNote;
+  const fs::path truncated = dir / ("libtruncated_" + std::to_string(bytes) + ".so");
   write_file(truncated, head);
   return truncated;
 }
@@ -175,10 +176,16 @@ TEST(PluginHost, RefusesATextFileNamedLikeALibrary) {
   expect_refused(fake, "not a loadable library: ");
 }
 
-TEST(PluginHost, RefusesATruncatedLibrary) {
+TEST(PluginHost, RefusesATruncatedLibraryWhereverItIsCut) {
+  // glibc's dlopen() maps a cut-short library and dies with SIGBUS on first touch; the host
+  // must refuse such a file before dlopen() ever sees it.
   TempDir dir;
-  const fs::path truncated = write_truncated_library(dir.path());
-  expect_refused(truncated, "not a loadable library: ");
+  const std::uintmax_t size = fs::file_size(kNote);
+  for (const std::uintmax_t bytes : {std::uintmax_t{10}, std::uintmax_t{64}, std::uintmax_t{1000},
+                                     size / 3, size / 2, size - 1}) {
+    SCOPED_TRACE("cut at " + std::to_string(bytes) + " of " + std::to_string(size) + " bytes");
+    expect_refused(write_truncated_library(dir.path(), bytes), "not a loadable library: ");
+  }
 }
 
 TEST(PluginHost, RefusesAMissingFile) {

@@ -9,6 +9,8 @@
 #include <sstream>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 namespace fieldsync {
 
 // A fresh folder under the system's temp dir, removed with everything in it at scope exit.

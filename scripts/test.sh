@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs the whole test suite twice: a normal build, then a
+# build under AddressSanitizer + UndefinedBehaviorSanitizer. Set FIELDSYNC_SKIP_SANITIZE=1 to run
+# the first pass only.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+jobs="$(nproc 2>/dev/null || echo 2)"
+
+echo "== build and test (RelWithDebInfo) =="
+bash "$here/scripts/build.sh" "$here/build"
+(cd "$here/build" && ctest --output-on-failure -j "$jobs" --timeout 600)
+
+if [ "${FIELDSYNC_SKIP_SANITIZE:-0}" != "1" ]; then
+  echo "== build and test under AddressSanitizer + UndefinedBehaviorSanitizer =="
+  FIELDSYNC_BUILD_TYPE=Debug bash "$here/scripts/build.sh" "$here/build-asan" \
+    -DFIELDSYNC_SANITIZE=ON -DFIELDSYNC_BUILD_BENCH=OFF
+  (cd "$here/build-asan" &&
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      ctest --output-on-failure -j "$jobs" --timeout 900)
+fi

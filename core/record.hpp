@@ -27,6 +27,7 @@ struct Record {
   std::map<std::string, FieldVersion> versions;
   Hlc created = 0;
   Hlc updated = 0;
+  std::string creator;  // the replica that created the record
 };
 
 // One applied change, as `fieldsync history` shows it.

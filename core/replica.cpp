@@ -15,7 +15,7 @@ namespace fieldsync {
 namespace {
 
 constexpr const char* kRecordColumns =
-    "id, type, office, schema_version, fields, versions, deleted, created_hlc, updated_hlc";
+    "id, type, office, schema_version, fields, versions, deleted, created_hlc, updated_hlc, creator";
 
 bool is_office_code(const std::string& office) {
   if (office == "HQ") return true;
@@ -42,7 +42,22 @@ Record read_record(const Query& q) {
   record.deleted = q.integer(6) != 0;
   record.created = static_cast<Hlc>(q.integer(7));
   record.updated = static_cast<Hlc>(q.integer(8));
+  record.creator = q.text(9);
+  // Fields not written since creation carry the creation version (see store_schema.hpp).
+  for (const auto& [field, value] : record.fields.items()) {
+    record.versions.try_emplace(field, FieldVersion{record.created, record.creator});
+  }
   return record;
+}
+
+// The versions the store keeps: only those that differ from the creation version.
+std::string stored_versions(const Record& record) {
+  const FieldVersion creation{record.created, record.creator};
+  std::map<std::string, FieldVersion> overrides;
+  for (const auto& [field, version] : record.versions) {
+    if (version != creation) overrides.emplace(field, version);
+  }
+  return versions_to_json(overrides).dump();
 }
 
 // Every string value of a record (top level and inside arrays), for search.
@@ -127,21 +142,20 @@ Replica::Prepared Replica::prepare_new(const std::string& type_name, nlohmann::j
 }
 
 void Replica::insert_new(const Record& record) {
-  Query q = store_->query("INSERT INTO records(id, type, office, schema_version, fields, versions, deleted, "
+  Query q = store_->query("INSERT INTO records(id, type, office, schema_version, fields, creator, deleted, "
                           "created_hlc, updated_hlc) VALUES(?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?7)");
   q.bind(1, record.id)
       .bind(2, record.type)
       .bind(3, record.office)
       .bind(4, std::int64_t{record.schema_version})
       .bind(5, record.fields.dump())
-      .bind(6, versions_to_json(record.versions).dump())
+      .bind(6, record.creator)
       .bind(7, static_cast<std::int64_t>(record.created))
       .run();
-  // A create's history keeps the new fields as they are; history() expands them to old/new.
-  write_history(record, record.created, "create", record.fields);
-  std::map<std::string, FieldVersion> replaced;
-  for (const auto& [field, version] : record.versions) replaced[field] = FieldVersion{};
-  queue_outbox(record.id, replaced, record.created);
+  // A create's history needs no copy of the fields; history() rebuilds them.
+  write_history(record, record.created, "create", std::nullopt);
+  Query outbox = store_->query("INSERT INTO outbox(record_id, base, first_hlc) VALUES(?1, NULL, ?2)");
+  outbox.bind(1, record.id).bind(2, static_cast<std::int64_t>(record.created)).run();
 }
 
 void Replica::save_record(const Record& record) {
@@ -150,14 +164,14 @@ void Replica::save_record(const Record& record) {
   q.bind(1, record.id)
       .bind(2, std::int64_t{record.schema_version})
       .bind(3, record.fields.dump())
-      .bind(4, versions_to_json(record.versions).dump())
+      .bind(4, stored_versions(record))
       .bind(5, std::int64_t{record.deleted ? 1 : 0})
       .bind(6, static_cast<std::int64_t>(record.updated))
       .run();
 }
 
 void Replica::write_history(const Record& record, Hlc hlc, const std::string& action,
-                            const nlohmann::json& changes) {
+                            const std::optional<nlohmann::json>& changes) {
   Query q = store_->query("INSERT INTO history(record_id, hlc, replica, office, author, origin, action, changes) "
                           "VALUES(?1, ?2, ?3, ?4, ?5, 'local', ?6, ?7)");
   q.bind(1, record.id)
@@ -165,9 +179,13 @@ void Replica::write_history(const Record& record, Hlc hlc, const std::string& ac
       .bind(3, replica_id_)
       .bind(4, office_)
       .bind(5, author_)
-      .bind(6, action)
-      .bind(7, changes.dump())
-      .run();
+      .bind(6, action);
+  if (changes) {
+    q.bind(7, changes->dump());
+  } else {
+    q.bind_null(7);
+  }
+  q.run();
 }
 
 void Replica::queue_outbox(const std::string& record_id, const std::map<std::string, FieldVersion>& replaced,
@@ -178,6 +196,7 @@ void Replica::queue_outbox(const std::string& record_id, const std::map<std::str
     Query q = store_->query("SELECT base, first_hlc FROM outbox WHERE record_id = ?1");
     q.bind(1, record_id);
     if (q.step()) {
+      if (q.is_null(0)) return;  // never sent: the whole record goes out as new anyway
       base = nlohmann::json::parse(q.text(0));
       first_hlc = q.integer(1);
     }
@@ -240,6 +259,7 @@ std::vector<AddResult> Replica::add_batch(std::vector<NewRecord> batch) {
       record.fields = std::move(prepared.fields);
       for (const auto& [field, value] : record.fields.items()) record.versions[field] = FieldVersion{hlc, replica_id_};
       record.created = record.updated = hlc;
+      record.creator = replica_id_;
       insert_new(record);
       result.id = id;
       result.outcome = AddOutcome::added;
@@ -339,7 +359,9 @@ Record Replica::remove(const std::string& id_or_prefix) {
   record.deleted = true;
   record.updated = hlc;
   save_record(record);
-  write_history(record, hlc, "delete", {{kDeletedField, {{"old", false}, {"new", true}}}});
+  nlohmann::json changes = nlohmann::json::object();
+  changes[kDeletedField] = {{"old", false}, {"new", true}};
+  write_history(record, hlc, "delete", changes);
   queue_outbox(record.id, replaced, hlc);
   persist_clock();
   transaction.commit();
@@ -466,11 +488,13 @@ std::vector<Record> Replica::list(const ListFilter& filter) {
 }
 
 std::vector<HistoryEntry> Replica::history(const std::string& id_or_prefix) {
-  const std::string id = get(id_or_prefix).id;
+  const Record record = get(id_or_prefix);
+  const std::string& id = record.id;
   Query q = store_->query("SELECT hlc, replica, office, author, origin, action, changes FROM history "
                           "WHERE record_id = ?1 ORDER BY seq");
   q.bind(1, id);
   std::vector<HistoryEntry> out;
+  std::optional<std::size_t> create_at;
   while (q.step()) {
     HistoryEntry entry;
     entry.hlc = static_cast<Hlc>(q.integer(0));
@@ -479,13 +503,30 @@ std::vector<HistoryEntry> Replica::history(const std::string& id_or_prefix) {
     entry.author = q.text(3);
     entry.origin = q.text(4);
     entry.action = q.text(5);
-    nlohmann::json changes = nlohmann::json::parse(q.text(6));
-    if (entry.action == "create") {
-      for (const auto& [field, value] : changes.items()) entry.changes[field] = {{"old", nullptr}, {"new", value}};
+    if (q.is_null(6)) {
+      create_at = out.size();
     } else {
-      entry.changes = std::move(changes);
+      entry.changes = nlohmann::json::parse(q.text(6));
     }
     out.push_back(std::move(entry));
+  }
+  if (create_at) {
+    // The created values: today's fields with every later change rolled back, newest first.
+    nlohmann::json fields = record.fields;
+    for (std::size_t i = out.size(); i-- > *create_at + 1;) {
+      for (const auto& [field, change] : out[i].changes.items()) {
+        if (field.starts_with('_')) continue;  // the tombstone is not a field
+        const nlohmann::json& old_value = change.at("old");
+        if (old_value.is_null()) {
+          fields.erase(field);
+        } else {
+          fields[field] = old_value;
+        }
+      }
+    }
+    for (const auto& [field, value] : fields.items()) {
+      out[*create_at].changes[field] = {{"old", nullptr}, {"new", value}};
+    }
   }
   return out;
 }
@@ -504,7 +545,10 @@ ReplicaStatus Replica::status() {
       status.by_type.push_back(std::move(count));
     }
   }
-  Query q = store_->query("SELECT count(*), coalesce(sum((SELECT count(*) FROM json_each(outbox.base))), 0) FROM outbox");
+  // A never-sent record (base NULL) sends every field.
+  Query q = store_->query(
+      "SELECT count(*), coalesce(sum(CASE WHEN o.base IS NULL THEN (SELECT count(*) FROM json_each(r.fields)) "
+      "ELSE (SELECT count(*) FROM json_each(o.base)) END), 0) FROM outbox o JOIN records r ON r.id = o.record_id");
   q.step();
   status.pending_records = q.integer(0);
   status.pending_changes = q.integer(1);

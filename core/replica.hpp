@@ -94,8 +94,9 @@ class Replica {
   struct Prepared;
   Prepared prepare_new(const std::string& type, nlohmann::json fields, const std::string& where) const;
   void insert_new(const Record& record);
+  // `changes` absent: a create (see store_schema.hpp).
   void write_history(const Record& record, Hlc hlc, const std::string& action,
-                     const nlohmann::json& changes);
+                     const std::optional<nlohmann::json>& changes);
   void queue_outbox(const std::string& record_id, const std::map<std::string, FieldVersion>& replaced,
                     Hlc hlc);
   void save_record(const Record& record);

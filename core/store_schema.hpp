@@ -2,14 +2,19 @@
 //
 // Version 1 (the field replica):
 //   meta      key/value settings: office, replica id, persisted clock.
-//   records   one row per record: current fields (canonical JSON), each field's version, the
-//             tombstone flag. `versions` maps field -> [hlc, replica]; "_deleted" holds the
-//             tombstone's version. A field removed by an edit keeps its version with no value.
-//   outbox    one row per record with unsent local writes: `base` maps each unsent field to the
-//             version its first unsent write replaced (null for a new field). The changes to send
-//             are the record's current values of those fields; `base` lets the receiver tell a
-//             concurrent write from a later one.
+//   records   one row per record: current fields (canonical JSON) and the tombstone flag. Every
+//             field's version is (created_hlc, creator) unless `versions` says otherwise: it maps
+//             field -> [hlc, replica] only for fields written after creation (and "_deleted" for
+//             the tombstone), which keeps a freshly imported record small. A field removed by an
+//             edit keeps its version there with no value.
+//   outbox    one row per record with unsent local writes. `base` NULL: a new record never sent,
+//             every field is new. Otherwise `base` maps each unsent field to the version its
+//             first unsent write replaced (null for a field the record did not have). The changes
+//             to send are the record's current values of those fields; `base` lets the receiver
+//             tell a concurrent write from a later one.
 //   history   every applied change: who, which replica and office, when, old and new values.
+//             A create's `changes` is NULL: the created values are the current fields with every
+//             later change rolled back, so an import does not store each record twice.
 #pragma once
 
 namespace fieldsync::store_schema {
@@ -26,7 +31,8 @@ CREATE TABLE records(
   office         TEXT NOT NULL,
   schema_version INTEGER NOT NULL,
   fields         TEXT NOT NULL,
-  versions       TEXT NOT NULL,
+  creator        TEXT NOT NULL,
+  versions       TEXT NOT NULL DEFAULT '{}',
   deleted        INTEGER NOT NULL DEFAULT 0,
   created_hlc    INTEGER NOT NULL,
   updated_hlc    INTEGER NOT NULL
@@ -35,7 +41,7 @@ CREATE INDEX records_by_type ON records(type, created_hlc);
 
 CREATE TABLE outbox(
   record_id TEXT PRIMARY KEY,
-  base      TEXT NOT NULL,
+  base      TEXT,
   first_hlc INTEGER NOT NULL
 ) WITHOUT ROWID;
 
@@ -48,7 +54,7 @@ CREATE TABLE history(
   author    TEXT NOT NULL,
   origin    TEXT NOT NULL CHECK (origin IN ('local', 'remote')),
   action    TEXT NOT NULL CHECK (action IN ('create', 'edit', 'delete', 'revive')),
-  changes   TEXT NOT NULL
+  changes   TEXT
 );
 CREATE INDEX history_by_record ON history(record_id, seq);
 )SQL";

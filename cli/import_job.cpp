@@ -1,6 +1,9 @@
 #include "cli/import_job.hpp"
 
 #include <ctime>
+#include <deque>
+#include <optional>
+#include <future>
 #include <fstream>
 #include <memory>
 #include <vector>
@@ -33,6 +36,13 @@ std::string printable(std::string line) {
 struct PendingLine {
   std::int64_t number;
   std::string text;
+};
+
+// One batch of lines, checked and ready to commit.
+struct CheckedBatch {
+  std::vector<PreparedRecord> records;
+  std::vector<PendingLine> lines;  // records[i] came from lines[i]
+  std::uintmax_t bytes_read = 0;   // of the file, up to the end of this batch
 };
 
 class RejectsWriter {
@@ -71,6 +81,53 @@ class RejectsWriter {
 ImportJob::ImportJob(Replica& replica, std::string type, std::filesystem::path input, std::filesystem::path rejects)
     : replica_(replica), type_(std::move(type)), input_(std::move(input)), rejects_(std::move(rejects)) {}
 
+namespace {
+
+// Up to kImportBatchSize non-blank lines of the file; empty at its end.
+std::vector<PendingLine> read_lines(std::istream& in, std::int64_t& number, std::uintmax_t& bytes_read) {
+  std::vector<PendingLine> lines;
+  std::string line;
+  while (lines.size() < tuning::kImportBatchSize && std::getline(in, line)) {
+    ++number;
+    bytes_read += line.size() + 1;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    lines.push_back(PendingLine{number, std::move(line)});
+  }
+  if (in.bad()) throw Error(Errc::storage, "reading the file failed");
+  return lines;
+}
+
+// Checks one line: JSON, its shape, then the type's plugin (through Replica::prepare).
+PreparedRecord check_line(const Replica& replica, const std::string& type, const PendingLine& line) {
+  const std::string where = "line " + std::to_string(line.number);
+  auto reject = [&](const std::string& why) {
+    PreparedRecord rejected;
+    rejected.type = type;
+    rejected.error = Error(Errc::invalid_input, why, where);
+    return rejected;
+  };
+  nlohmann::json parsed = nlohmann::json::parse(line.text, nullptr, false);
+  if (parsed.is_discarded()) {
+    // The JSON parser refuses invalid UTF-8 too; only then is the line scanned again, to say where.
+    const auto bad = text::first_invalid_utf8(line.text);
+    return reject(bad != std::string::npos ? "the line is not valid UTF-8 (byte " + std::to_string(bad + 1) + ")"
+                                           : "the line is not valid JSON");
+  }
+  if (!parsed.is_object() || !parsed.contains("fields") || !parsed["fields"].is_object()) {
+    return reject("the line needs a \"fields\" object");
+  }
+  if (parsed.contains("type") && parsed["type"] != type) {
+    return reject("the line is of type " + parsed["type"].dump() + ", not " + type);
+  }
+  if (parsed.contains("id") && !parsed["id"].is_string()) return reject("\"id\" must be a string (a UUID)");
+  NewRecord record{std::nullopt, type, std::move(parsed["fields"]), where, /*utf8_checked=*/true};
+  if (parsed.contains("id")) record.id = parsed["id"].get<std::string>();
+  return replica.prepare(std::move(record));
+}
+
+}  // namespace
+
 ImportCounts ImportJob::run(const Progress& on_batch_committed) {
   replica_.types().require(type_);  // an unknown type is one error, not one reject per line
   std::ifstream in(input_, std::ios::binary);
@@ -80,72 +137,50 @@ ImportCounts ImportJob::run(const Progress& on_batch_committed) {
   counts.bytes_total = std::filesystem::file_size(input_, ec);
   RejectsWriter rejects(rejects_);
 
-  std::vector<NewRecord> batch;
-  std::vector<PendingLine> batch_lines;
-  auto commit = [&] {
-    if (batch.empty()) return;
-    auto results = replica_.add_batch(std::move(batch));
+  // Checking lines (parse, normalize, validate) is most of an import's CPU time and needs no
+  // store, so batches are checked on other threads while this one writes, in file order.
+  auto check_batch = [this](std::vector<PendingLine> lines, std::uintmax_t bytes_read) {
+    CheckedBatch batch;
+    batch.records.reserve(lines.size());
+    for (const auto& line : lines) batch.records.push_back(check_line(replica_, type_, line));
+    batch.lines = std::move(lines);
+    batch.bytes_read = bytes_read;
+    return batch;
+  };
+  auto commit = [&](CheckedBatch batch) {
+    auto results = replica_.add_prepared(std::move(batch.records));
     for (std::size_t i = 0; i < results.size(); ++i) {
       switch (results[i].outcome) {
         case AddOutcome::added: ++counts.added; break;
         case AddOutcome::already_present: ++counts.already_present; break;
         case AddOutcome::rejected:
           ++counts.rejected;
-          rejects.write(batch_lines[i].number, batch_lines[i].text, *results[i].error, results[i].id);
+          rejects.write(batch.lines[i].number, batch.lines[i].text, *results[i].error, results[i].id);
           break;
       }
     }
     counts.lines += static_cast<std::int64_t>(results.size());
+    counts.bytes_read = batch.bytes_read;
     rejects.flush();
-    batch.clear();
-    batch_lines.clear();
     if (on_batch_committed) on_batch_committed(counts);
   };
 
-  std::string line;
+  std::deque<std::future<CheckedBatch>> in_flight;
   std::int64_t number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    counts.bytes_read += line.size() + 1;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.find_first_not_of(" \t") == std::string::npos) continue;
-    const std::string where = "line " + std::to_string(number);
-    auto reject_now = [&](const Error& error) {
-      ++counts.rejected;
-      ++counts.lines;
-      rejects.write(number, line, error);
-    };
-    if (auto bad = text::first_invalid_utf8(line); bad != std::string::npos) {
-      reject_now(Error(Errc::invalid_input, "the line is not valid UTF-8 (byte " + std::to_string(bad + 1) + ")", where));
-      continue;
+  std::uintmax_t bytes_read = 0;
+  for (;;) {
+    std::vector<PendingLine> lines = read_lines(in, number, bytes_read);
+    if (lines.empty()) break;
+    in_flight.push_back(std::async(std::launch::async, check_batch, std::move(lines), bytes_read));
+    if (in_flight.size() > tuning::kImportBatchesAhead) {
+      commit(in_flight.front().get());
+      in_flight.pop_front();
     }
-    nlohmann::json parsed = nlohmann::json::parse(line, nullptr, false);
-    if (parsed.is_discarded()) {
-      reject_now(Error(Errc::invalid_input, "the line is not valid JSON", where));
-      continue;
-    }
-    if (!parsed.is_object() || !parsed.contains("fields") || !parsed["fields"].is_object()) {
-      reject_now(Error(Errc::invalid_input, "the line needs a \"fields\" object", where));
-      continue;
-    }
-    if (parsed.contains("type") && parsed["type"] != type_) {
-      reject_now(Error(Errc::invalid_input, "the line is of type " + parsed["type"].dump() + ", not " + type_, where));
-      continue;
-    }
-    NewRecord record{std::nullopt, type_, std::move(parsed["fields"]), where};
-    if (parsed.contains("id")) {
-      if (!parsed["id"].is_string()) {
-        reject_now(Error(Errc::invalid_input, "\"id\" must be a string (a UUID)", where));
-        continue;
-      }
-      record.id = parsed["id"].get<std::string>();
-    }
-    batch.push_back(std::move(record));
-    batch_lines.push_back(PendingLine{number, line});
-    if (batch.size() >= tuning::kImportBatchSize) commit();
   }
-  if (in.bad()) throw Error(Errc::storage, "reading the file failed", input_.string());
-  commit();
+  while (!in_flight.empty()) {
+    commit(in_flight.front().get());
+    in_flight.pop_front();
+  }
   return counts;
 }
 

@@ -27,7 +27,8 @@ struct Record {
   std::map<std::string, FieldVersion> versions;
   Hlc created = 0;
   Hlc updated = 0;
-  std::string creator;  // the replica that created the record
+  std::string creator;     // the replica that created the record
+  std::string created_by;  // the person who created it
 };
 
 // One applied change, as `fieldsync history` shows it.

@@ -15,7 +15,7 @@ namespace fieldsync {
 namespace {
 
 constexpr const char* kRecordColumns =
-    "id, type, office, schema_version, fields, versions, deleted, created_hlc, updated_hlc, creator";
+    "id, type, office, schema_version, fields, versions, deleted, created_hlc, updated_hlc, creator, created_by";
 
 bool is_office_code(const std::string& office) {
   if (office == "HQ") return true;
@@ -43,6 +43,7 @@ Record read_record(const Query& q) {
   record.created = static_cast<Hlc>(q.integer(7));
   record.updated = static_cast<Hlc>(q.integer(8));
   record.creator = q.text(9);
+  record.created_by = q.text(10);
   // Fields not written since creation carry the creation version (see store_schema.hpp).
   for (const auto& [field, value] : record.fields.items()) {
     record.versions.try_emplace(field, FieldVersion{record.created, record.creator});
@@ -80,11 +81,6 @@ bool is_field_name(const std::string& name) {
 }
 
 }  // namespace
-
-struct Replica::Prepared {
-  std::shared_ptr<const DataType> type;
-  nlohmann::json fields;
-};
 
 void Replica::create(const std::filesystem::path& home, const std::string& office) {
   if (!is_office_code(office)) {
@@ -125,35 +121,53 @@ Replica::~Replica() = default;
 
 void Replica::persist_clock() { store_->set_meta("clock", std::to_string(clock_.last())); }
 
-Replica::Prepared Replica::prepare_new(const std::string& type_name, nlohmann::json fields,
-                                       const std::string& where) const {
-  auto type = types_.require(type_name);
-  if (!fields.is_object()) {
-    throw Error(Errc::invalid_input, "the record's fields must be a JSON object", where);
+PreparedRecord Replica::prepare(NewRecord item) const {
+  PreparedRecord prepared;
+  prepared.type = item.type;
+  try {
+    if (item.id) {
+      prepared.id = uuid::canonical(*item.id);
+      if (!prepared.id) {
+        throw Error(Errc::invalid_input, "the id '" + *item.id + "' is not a UUID", item.where,
+                    {FieldIssue{"id", "uuid", "must be a UUID like 0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"}});
+      }
+    }
+    const std::string where = !item.where.empty() ? item.where
+                              : prepared.id       ? "record " + *prepared.id
+                                                  : "new " + item.type;
+    auto type = types_.require(item.type);
+    if (!item.fields.is_object()) {
+      throw Error(Errc::invalid_input, "the record's fields must be a JSON object", where);
+    }
+    if (!item.utf8_checked) require_valid_utf8(item.fields, where);
+    const nlohmann::json fields = type->normalize(std::move(item.fields));
+    auto issues = type->check(fields);
+    if (!issues.empty()) {
+      const std::string message = "the " + item.type + " record breaks " + count_rules(issues.size());
+      throw Error(Errc::validation, message, where, std::move(issues));
+    }
+    prepared.schema_version = type->schema_version();
+    prepared.fields_json = fields.dump();
+  } catch (const Error& e) {
+    if (e.code() == Errc::storage || e.code() == Errc::internal) throw;
+    prepared.error = e;
   }
-  require_valid_utf8(fields, where);
-  nlohmann::json normalized = type->normalize(std::move(fields));
-  auto issues = type->check(normalized);
-  if (!issues.empty()) {
-    const std::string message = "the " + type_name + " record breaks " + count_rules(issues.size());
-    throw Error(Errc::validation, message, where, std::move(issues));
-  }
-  return Prepared{std::move(type), std::move(normalized)};
+  return prepared;
 }
 
-void Replica::insert_new(const Record& record) {
-  Query q = store_->query("INSERT INTO records(id, type, office, schema_version, fields, creator, deleted, "
-                          "created_hlc, updated_hlc) VALUES(?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?7)");
+void Replica::insert_new(const Record& record, const std::string& fields_json) {
+  Query q = store_->query("INSERT INTO records(id, type, office, schema_version, fields, creator, created_by, "
+                          "deleted, created_hlc, updated_hlc) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?8, 0, ?7, ?7)");
   q.bind(1, record.id)
       .bind(2, record.type)
       .bind(3, record.office)
       .bind(4, std::int64_t{record.schema_version})
-      .bind(5, record.fields.dump())
+      .bind(5, fields_json)
       .bind(6, record.creator)
       .bind(7, static_cast<std::int64_t>(record.created))
+      .bind(8, record.created_by)
       .run();
-  // A create's history needs no copy of the fields; history() rebuilds them.
-  write_history(record, record.created, "create", std::nullopt);
+  // No history row: the creation is the record's own (see store_schema.hpp).
   Query outbox = store_->query("INSERT INTO outbox(record_id, base, first_hlc) VALUES(?1, NULL, ?2)");
   outbox.bind(1, record.id).bind(2, static_cast<std::int64_t>(record.created)).run();
 }
@@ -171,7 +185,7 @@ void Replica::save_record(const Record& record) {
 }
 
 void Replica::write_history(const Record& record, Hlc hlc, const std::string& action,
-                            const std::optional<nlohmann::json>& changes) {
+                            const nlohmann::json& changes) {
   Query q = store_->query("INSERT INTO history(record_id, hlc, replica, office, author, origin, action, changes) "
                           "VALUES(?1, ?2, ?3, ?4, ?5, 'local', ?6, ?7)");
   q.bind(1, record.id)
@@ -179,13 +193,9 @@ void Replica::write_history(const Record& record, Hlc hlc, const std::string& ac
       .bind(3, replica_id_)
       .bind(4, office_)
       .bind(5, author_)
-      .bind(6, action);
-  if (changes) {
-    q.bind(7, changes->dump());
-  } else {
-    q.bind_null(7);
-  }
-  q.run();
+      .bind(6, action)
+      .bind(7, changes.dump())
+      .run();
 }
 
 void Replica::queue_outbox(const std::string& record_id, const std::map<std::string, FieldVersion>& replaced,
@@ -224,51 +234,48 @@ Record Replica::add(const std::string& type, nlohmann::json fields, std::optiona
 }
 
 std::vector<AddResult> Replica::add_batch(std::vector<NewRecord> batch) {
+  std::vector<PreparedRecord> prepared;
+  prepared.reserve(batch.size());
+  for (auto& item : batch) prepared.push_back(prepare(std::move(item)));
+  return add_prepared(std::move(prepared));
+}
+
+std::vector<AddResult> Replica::add_prepared(std::vector<PreparedRecord> batch) {
   std::vector<AddResult> results;
   results.reserve(batch.size());
   Store::Transaction transaction(*store_);
   for (auto& item : batch) {
     AddResult result;
-    try {
-      std::string id;
-      if (item.id) {
-        auto canonical = uuid::canonical(*item.id);
-        if (!canonical) {
-          throw Error(Errc::invalid_input, "the id '" + *item.id + "' is not a UUID", item.where,
-                      {FieldIssue{"id", "uuid", "must be a UUID like 0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"}});
-        }
-        id = *canonical;
-        result.id = id;
-        Query exists = store_->query("SELECT 1 FROM records WHERE id = ?1");
-        exists.bind(1, id);
-        if (exists.step()) {
-          result.outcome = AddOutcome::already_present;
-          results.push_back(std::move(result));
-          continue;
-        }
+    if (item.id) {
+      result.id = *item.id;
+      // A record already here is left alone, valid or not: re-running an import changes nothing.
+      Query exists = store_->query("SELECT 1 FROM records WHERE id = ?1");
+      exists.bind(1, *item.id);
+      if (exists.step()) {
+        result.outcome = AddOutcome::already_present;
+        results.push_back(std::move(result));
+        continue;
       }
-      const std::string where = !item.where.empty() ? item.where : id.empty() ? "new " + item.type : "record " + id;
-      Prepared prepared = prepare_new(item.type, std::move(item.fields), where);
-      const Hlc hlc = clock_.now();
-      if (id.empty()) id = uuid::v7(hlc_millis(hlc));
-      Record record;
-      record.id = id;
-      record.type = item.type;
-      record.office = office_;
-      record.schema_version = prepared.type->schema_version();
-      record.fields = std::move(prepared.fields);
-      for (const auto& [field, value] : record.fields.items()) record.versions[field] = FieldVersion{hlc, replica_id_};
-      record.created = record.updated = hlc;
-      record.creator = replica_id_;
-      insert_new(record);
-      result.id = id;
-      result.outcome = AddOutcome::added;
-    } catch (const Error& e) {
-      // Storage failures abort the whole batch (the transaction rolls back); bad records do not.
-      if (e.code() == Errc::storage || e.code() == Errc::internal) throw;
-      result.outcome = AddOutcome::rejected;
-      result.error = e;
     }
+    if (item.error) {
+      result.outcome = AddOutcome::rejected;
+      result.error = std::move(item.error);
+      results.push_back(std::move(result));
+      continue;
+    }
+    const Hlc hlc = clock_.now();
+    Record record;
+    record.id = item.id ? *item.id : uuid::v7(hlc_millis(hlc));
+    record.type = std::move(item.type);
+    record.office = office_;
+    record.schema_version = item.schema_version;
+    // Every field's version is the creation version (created, creator): nothing to spell out.
+    record.created = record.updated = hlc;
+    record.creator = replica_id_;
+    record.created_by = author_;
+    insert_new(record, item.fields_json);
+    result.id = record.id;
+    result.outcome = AddOutcome::added;
     results.push_back(std::move(result));
   }
   persist_clock();
@@ -494,7 +501,14 @@ std::vector<HistoryEntry> Replica::history(const std::string& id_or_prefix) {
                           "WHERE record_id = ?1 ORDER BY seq");
   q.bind(1, id);
   std::vector<HistoryEntry> out;
-  std::optional<std::size_t> create_at;
+  HistoryEntry creation;
+  creation.hlc = record.created;
+  creation.replica = record.creator;
+  creation.office = record.office;  // only the owning office creates its records
+  creation.author = record.created_by;
+  creation.origin = record.creator == replica_id_ ? "local" : "remote";
+  creation.action = "create";
+  out.push_back(std::move(creation));
   while (q.step()) {
     HistoryEntry entry;
     entry.hlc = static_cast<Hlc>(q.integer(0));
@@ -503,31 +517,23 @@ std::vector<HistoryEntry> Replica::history(const std::string& id_or_prefix) {
     entry.author = q.text(3);
     entry.origin = q.text(4);
     entry.action = q.text(5);
-    if (q.is_null(6)) {
-      create_at = out.size();
-    } else {
-      entry.changes = nlohmann::json::parse(q.text(6));
-    }
+    entry.changes = nlohmann::json::parse(q.text(6));
     out.push_back(std::move(entry));
   }
-  if (create_at) {
-    // The created values: today's fields with every later change rolled back, newest first.
-    nlohmann::json fields = record.fields;
-    for (std::size_t i = out.size(); i-- > *create_at + 1;) {
-      for (const auto& [field, change] : out[i].changes.items()) {
-        if (field.starts_with('_')) continue;  // the tombstone is not a field
-        const nlohmann::json& old_value = change.at("old");
-        if (old_value.is_null()) {
-          fields.erase(field);
-        } else {
-          fields[field] = old_value;
-        }
+  // The created values: today's fields with every later change rolled back, newest first.
+  nlohmann::json fields = record.fields;
+  for (std::size_t i = out.size(); i-- > 1;) {
+    for (const auto& [field, change] : out[i].changes.items()) {
+      if (field.starts_with('_')) continue;  // the tombstone is not a field
+      const nlohmann::json& old_value = change.at("old");
+      if (old_value.is_null()) {
+        fields.erase(field);
+      } else {
+        fields[field] = old_value;
       }
     }
-    for (const auto& [field, value] : fields.items()) {
-      out[*create_at].changes[field] = {{"old", nullptr}, {"new", value}};
-    }
   }
+  for (const auto& [field, value] : fields.items()) out[0].changes[field] = {{"old", nullptr}, {"new", value}};
   return out;
 }
 

@@ -28,6 +28,18 @@ struct NewRecord {
   std::string type;
   nlohmann::json fields;
   std::string where;  // how to name it in an error: "line 12"
+  // True when `fields` came from a JSON parser, which already refused invalid UTF-8: spares the
+  // import a second scan of every text.
+  bool utf8_checked = false;
+};
+
+// A NewRecord after validation and normalization, ready to be written (or rejected).
+struct PreparedRecord {
+  std::optional<std::string> id;  // canonical UUID when the input had one
+  std::string type;
+  int schema_version = 0;
+  std::string fields_json;     // the normalized fields as canonical JSON text
+  std::optional<Error> error;  // why it cannot be added
 };
 
 enum class AddOutcome { added, already_present, rejected };
@@ -68,6 +80,12 @@ class Replica {
   // whose id is already here is left alone (already_present), so a batch can be re-run.
   std::vector<AddResult> add_batch(std::vector<NewRecord> batch);
 
+  // The two halves of add_batch, so an import can check the next batch on another thread while
+  // this one is written. prepare() validates and normalizes with the type's plugin and touches
+  // neither the store nor the clock: it may run on another thread while this Replica writes.
+  PreparedRecord prepare(NewRecord record) const;
+  std::vector<AddResult> add_prepared(std::vector<PreparedRecord> batch);
+
   // Changes some fields: `patch` maps field -> new value, or null to remove the field.
   // Only fields whose canonical value changes get a new version.
   Record edit(const std::string& id, const nlohmann::json& patch);
@@ -91,12 +109,8 @@ class Replica {
   const PluginHost& types() const { return types_; }
 
  private:
-  struct Prepared;
-  Prepared prepare_new(const std::string& type, nlohmann::json fields, const std::string& where) const;
-  void insert_new(const Record& record);
-  // `changes` absent: a create (see store_schema.hpp).
-  void write_history(const Record& record, Hlc hlc, const std::string& action,
-                     const std::optional<nlohmann::json>& changes);
+  void insert_new(const Record& record, const std::string& fields_json);
+  void write_history(const Record& record, Hlc hlc, const std::string& action, const nlohmann::json& changes);
   void queue_outbox(const std::string& record_id, const std::map<std::string, FieldVersion>& replaced,
                     Hlc hlc);
   void save_record(const Record& record);

@@ -77,7 +77,8 @@ Store::Store(const std::filesystem::path& file, Mode mode) : file_(file) {
   if (mode == Mode::create_new && exists) {
     throw Error(Errc::already_exists, "a replica store already exists here", file.string());
   }
-  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX |
+  // NOMUTEX: a Store belongs to one thread (see store.hpp), so SQLite's own locking is waste.
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
                     (mode == Mode::create_new ? SQLITE_OPEN_CREATE : 0);
   const int rc = sqlite3_open_v2(file.c_str(), &db_, flags, nullptr);
   if (rc != SQLITE_OK) {

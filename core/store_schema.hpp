@@ -12,9 +12,10 @@
 //             first unsent write replaced (null for a field the record did not have). The changes
 //             to send are the record's current values of those fields; `base` lets the receiver
 //             tell a concurrent write from a later one.
-//   history   every applied change: who, which replica and office, when, old and new values.
-//             A create's `changes` is NULL: the created values are the current fields with every
-//             later change rolled back, so an import does not store each record twice.
+//   history   every applied change after creation: who, which replica and office, when, old and
+//             new values. The creation itself is the record's (created_hlc, creator, created_by);
+//             its values are the current fields with every later change rolled back, so an
+//             import writes one row per record, not a copy of it in the history too.
 #pragma once
 
 namespace fieldsync::store_schema {
@@ -32,6 +33,7 @@ CREATE TABLE records(
   schema_version INTEGER NOT NULL,
   fields         TEXT NOT NULL,
   creator        TEXT NOT NULL,
+  created_by     TEXT NOT NULL,
   versions       TEXT NOT NULL DEFAULT '{}',
   deleted        INTEGER NOT NULL DEFAULT 0,
   created_hlc    INTEGER NOT NULL,
@@ -53,8 +55,8 @@ CREATE TABLE history(
   office    TEXT NOT NULL,
   author    TEXT NOT NULL,
   origin    TEXT NOT NULL CHECK (origin IN ('local', 'remote')),
-  action    TEXT NOT NULL CHECK (action IN ('create', 'edit', 'delete', 'revive')),
-  changes   TEXT
+  action    TEXT NOT NULL CHECK (action IN ('edit', 'delete', 'revive')),
+  changes   TEXT NOT NULL
 );
 CREATE INDEX history_by_record ON history(record_id, seq);
 )SQL";

@@ -11,6 +11,11 @@ namespace fieldsync::tuning {
 // per batch. 1,000 activity records commit in a few tens of milliseconds.
 inline constexpr std::size_t kImportBatchSize = 1000;
 
+// Batches an import checks (on threads of their own) ahead of the one it writes. Checking costs
+// about twice what writing does, so two in flight keep both cores of a field laptop busy while
+// holding only a few MB of lines in memory.
+inline constexpr std::size_t kImportBatchesAhead = 2;
+
 // How long a command waits for another fieldsync process holding the replica's write lock.
 inline constexpr int kStoreBusyTimeoutMillis = 10'000;
 

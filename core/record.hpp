@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/hlc.hpp"
+#include "core/merge.hpp"
 
 namespace fieldsync {
 
@@ -23,12 +24,38 @@ struct Record {
   int schema_version = 0;
   nlohmann::json fields = nlohmann::json::object();  // canonical: normalized, keys sorted
   bool deleted = false;
-  // Version of every field ever written, including removed ones and kDeletedField.
+  // What this replica knows of every field ever written, including removed ones and
+  // kDeletedField (the tombstone). `fields`, `deleted`, `versions` and `updated` are resolved
+  // from it (see record_state.hpp).
+  std::map<std::string, FieldState> state;
+  // The latest version of every field in `state`.
   std::map<std::string, FieldVersion> versions;
   Hlc created = 0;
   Hlc updated = 0;
   std::string creator;     // the replica that created the record
   std::string created_by;  // the person who created it
+};
+
+// What crosses the wire for one record: its identity and the states of the fields sent (all of
+// them for a record the receiver may not have, else the changed ones).
+struct RecordChange {
+  std::string id;
+  std::string type;
+  std::string office;
+  int schema_version = 0;
+  FieldVersion created;
+  std::string created_by;
+  std::map<std::string, FieldState> fields;
+};
+
+// A field of a record where concurrent writes wait for a person (policy `review`), or a deleted
+// record that a concurrent edit revived (field kDeletedField).
+struct Conflict {
+  std::string record_id;
+  std::string type;
+  std::string field;
+  FieldWrite shown;                 // the value the record shows now (the latest write)
+  std::vector<FieldWrite> others;   // the concurrent writes it won over
 };
 
 // One applied change, as `fieldsync history` shows it.

@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "core/record_json.hpp"
+#include "core/record_state.hpp"
 #include "core/store.hpp"
 #include "core/text.hpp"
 #include "core/tuning.hpp"
@@ -15,7 +16,7 @@ namespace fieldsync {
 namespace {
 
 constexpr const char* kRecordColumns =
-    "id, type, office, schema_version, fields, versions, deleted, created_hlc, updated_hlc, creator, created_by";
+    "id, type, office, schema_version, fields, states, deleted, created_hlc, updated_hlc, creator, created_by";
 
 bool is_office_code(const std::string& office) {
   if (office == "HQ") return true;
@@ -38,27 +39,13 @@ Record read_record(const Query& q) {
   record.office = q.text(2);
   record.schema_version = static_cast<int>(q.integer(3));
   record.fields = nlohmann::json::parse(q.text(4));
-  record.versions = versions_from_json(nlohmann::json::parse(q.text(5)));
   record.deleted = q.integer(6) != 0;
   record.created = static_cast<Hlc>(q.integer(7));
   record.updated = static_cast<Hlc>(q.integer(8));
   record.creator = q.text(9);
   record.created_by = q.text(10);
-  // Fields not written since creation carry the creation version (see store_schema.hpp).
-  for (const auto& [field, value] : record.fields.items()) {
-    record.versions.try_emplace(field, FieldVersion{record.created, record.creator});
-  }
+  load_states(record, nlohmann::json::parse(q.text(5)));
   return record;
-}
-
-// The versions the store keeps: only those that differ from the creation version.
-std::string stored_versions(const Record& record) {
-  const FieldVersion creation{record.created, record.creator};
-  std::map<std::string, FieldVersion> overrides;
-  for (const auto& [field, version] : record.versions) {
-    if (version != creation) overrides.emplace(field, version);
-  }
-  return versions_to_json(overrides).dump();
 }
 
 // Every string value of a record (top level and inside arrays), for search.
@@ -95,6 +82,7 @@ void Replica::create(const std::filesystem::path& home, const std::string& offic
   store.set_meta("office", office);
   store.set_meta("replica_id", uuid::random_hex(8));
   store.set_meta("clock", "0");
+  store.set_meta("role", office == "HQ" ? "hq" : "field");
   transaction.commit();
 }
 
@@ -115,6 +103,7 @@ Replica::Replica(const std::filesystem::path& home, const PluginHost& types)
   office_ = *office;
   replica_id_ = *replica_id;
   clock_ = Clock(std::stoull(*clock));
+  if (auto offset = store_->meta("clock_offset")) clock_.set_offset_millis(std::stoll(*offset));
 }
 
 Replica::~Replica() = default;
@@ -168,58 +157,127 @@ void Replica::insert_new(const Record& record, const std::string& fields_json) {
       .bind(8, record.created_by)
       .run();
   // No history row: the creation is the record's own (see store_schema.hpp).
-  Query outbox = store_->query("INSERT INTO outbox(record_id, base, first_hlc) VALUES(?1, NULL, ?2)");
+  Query outbox = store_->query("INSERT INTO outbox(record_id, fields, last_hlc) VALUES(?1, NULL, ?2)");
   outbox.bind(1, record.id).bind(2, static_cast<std::int64_t>(record.created)).run();
+  if (is_hq()) {
+    std::vector<std::string> fields;
+    const nlohmann::json parsed = nlohmann::json::parse(fields_json);
+    for (const auto& [field, value] : parsed.items()) fields.push_back(field);
+    note_changed(record, fields);
+  }
+}
+
+void Replica::insert_record(const Record& record) {
+  Query q = store_->query("INSERT INTO records(id, type, office, schema_version, fields, states, creator, created_by, "
+                          "deleted, created_hlc, updated_hlc) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+  q.bind(1, record.id)
+      .bind(2, record.type)
+      .bind(3, record.office)
+      .bind(4, std::int64_t{record.schema_version})
+      .bind(5, record.fields.dump())
+      .bind(6, stored_states(record))
+      .bind(7, record.creator)
+      .bind(8, record.created_by)
+      .bind(9, std::int64_t{record.deleted ? 1 : 0})
+      .bind(10, static_cast<std::int64_t>(record.created))
+      .bind(11, static_cast<std::int64_t>(record.updated))
+      .run();
+  refresh_conflicts(record);
+}
+
+void Replica::refresh_conflicts(const Record& record) {
+  store_->query("DELETE FROM conflicts WHERE record_id = ?1").bind(1, record.id).run();
+  for (const auto& conflict : conflicts_of(record, types_.find(record.type).get())) {
+    store_->query("INSERT INTO conflicts(record_id, field) VALUES(?1, ?2)").bind(1, record.id).bind(2, conflict.field).run();
+  }
+}
+
+void Replica::note_changed(const Record& record, const std::vector<std::string>& fields) {
+  if (!is_hq()) return;
+  for (const auto& field : fields) {
+    // REPLACE drops the field's old row; AUTOINCREMENT numbers the new one after every other.
+    store_->query("INSERT OR REPLACE INTO feed(record_id, field) VALUES(?1, ?2)").bind(1, record.id).bind(2, field).run();
+  }
 }
 
 void Replica::save_record(const Record& record) {
-  Query q = store_->query("UPDATE records SET schema_version = ?2, fields = ?3, versions = ?4, deleted = ?5, "
+  Query q = store_->query("UPDATE records SET schema_version = ?2, fields = ?3, states = ?4, deleted = ?5, "
                           "updated_hlc = ?6 WHERE id = ?1");
   q.bind(1, record.id)
       .bind(2, std::int64_t{record.schema_version})
       .bind(3, record.fields.dump())
-      .bind(4, stored_versions(record))
+      .bind(4, stored_states(record))
       .bind(5, std::int64_t{record.deleted ? 1 : 0})
       .bind(6, static_cast<std::int64_t>(record.updated))
       .run();
+  refresh_conflicts(record);
 }
 
-void Replica::write_history(const Record& record, Hlc hlc, const std::string& action,
-                            const nlohmann::json& changes) {
+void Replica::write_history(const Record& record, const FieldVersion& version, const std::string& author,
+                            const std::string& origin, const std::string& action, const nlohmann::json& changes) {
   Query q = store_->query("INSERT INTO history(record_id, hlc, replica, office, author, origin, action, changes) "
-                          "VALUES(?1, ?2, ?3, ?4, ?5, 'local', ?6, ?7)");
+                          "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   q.bind(1, record.id)
-      .bind(2, static_cast<std::int64_t>(hlc))
-      .bind(3, replica_id_)
-      .bind(4, office_)
-      .bind(5, author_)
-      .bind(6, action)
-      .bind(7, changes.dump())
+      .bind(2, static_cast<std::int64_t>(version.hlc))
+      .bind(3, version.replica)
+      .bind(4, record.office)  // only the owning office writes a record
+      .bind(5, author)
+      .bind(6, origin)
+      .bind(7, action)
+      .bind(8, changes.dump())
       .run();
 }
 
-void Replica::queue_outbox(const std::string& record_id, const std::map<std::string, FieldVersion>& replaced,
-                           Hlc hlc) {
-  nlohmann::json base = nlohmann::json::object();
-  std::int64_t first_hlc = static_cast<std::int64_t>(hlc);
+void Replica::queue_outbox(const std::string& record_id, const std::vector<std::string>& fields, Hlc hlc) {
+  std::optional<nlohmann::json> listed = nlohmann::json(fields);
   {
-    Query q = store_->query("SELECT base, first_hlc FROM outbox WHERE record_id = ?1");
+    Query q = store_->query("SELECT fields FROM outbox WHERE record_id = ?1");
     q.bind(1, record_id);
     if (q.step()) {
-      if (q.is_null(0)) return;  // never sent: the whole record goes out as new anyway
-      base = nlohmann::json::parse(q.text(0));
-      first_hlc = q.integer(1);
+      if (q.is_null(0)) {
+        listed.reset();  // never sent: the whole record goes out anyway
+      } else {
+        std::vector<std::string> merged = nlohmann::json::parse(q.text(0)).get<std::vector<std::string>>();
+        merged.insert(merged.end(), fields.begin(), fields.end());
+        std::sort(merged.begin(), merged.end());
+        merged.erase(std::unique(merged.begin(), merged.end()), merged.end());
+        listed = nlohmann::json(merged);
+      }
     }
   }
-  // The first unsent write of a field decides what it replaced: later local writes of the same
-  // field only replace our own unsent value.
-  for (const auto& [field, version] : replaced) {
-    if (base.contains(field)) continue;
-    base[field] = version.empty() ? nlohmann::json(nullptr) : nlohmann::json{version.hlc, version.replica};
+  Query q = store_->query("INSERT INTO outbox(record_id, fields, last_hlc) VALUES(?1, ?2, ?3) "
+                          "ON CONFLICT(record_id) DO UPDATE SET fields = excluded.fields, last_hlc = excluded.last_hlc");
+  q.bind(1, record_id);
+  if (listed) {
+    q.bind(2, listed->dump());
+  } else {
+    q.bind_null(2);
   }
-  Query q = store_->query("INSERT INTO outbox(record_id, base, first_hlc) VALUES(?1, ?2, ?3) "
-                          "ON CONFLICT(record_id) DO UPDATE SET base = excluded.base");
-  q.bind(1, record_id).bind(2, base.dump()).bind(3, first_hlc).run();
+  q.bind(3, static_cast<std::int64_t>(hlc)).run();
+}
+
+// Writes new values of some fields (null: remove) as one local change: each field's state is
+// written over, the record resolved again, and the change recorded, queued and fed.
+Record Replica::write_fields(Record record, const std::map<std::string, nlohmann::json>& values) {
+  const Record before = record;
+  const Hlc hlc = clock_.now();
+  const FieldVersion version{hlc, replica_id_};
+  std::vector<std::string> fields;
+  for (const auto& [field, value] : values) {
+    auto it = record.state.find(field);
+    const FieldState current = it == record.state.end() ? FieldState{} : it->second;
+    record.state[field] = write_over(current, FieldWrite{version, value, author_});
+    fields.push_back(field);
+  }
+  if (auto type = types_.find(record.type)) record.schema_version = type->schema_version();
+  resolve_record(record, types_.find(record.type).get());
+  save_record(record);
+  const std::string action = before.deleted == record.deleted ? "edit" : record.deleted ? "delete" : "revive";
+  write_history(record, version, author_, "local", action, describe_changes(before, record));
+  queue_outbox(record.id, fields, hlc);
+  note_changed(record, fields);
+  persist_clock();
+  return record;
 }
 
 Record Replica::add(const std::string& type, nlohmann::json fields, std::optional<std::string> id) {
@@ -326,51 +384,23 @@ Record Replica::edit(const std::string& id_or_prefix, const nlohmann::json& patc
     throw Error(Errc::validation, message, where, std::move(issues));
   }
 
-  nlohmann::json changes = nlohmann::json::object();
-  std::map<std::string, FieldVersion> replaced;
-  auto note_change = [&](const std::string& field, const nlohmann::json& old_value, const nlohmann::json& new_value) {
-    if (old_value == new_value) return;
-    changes[field] = {{"old", old_value}, {"new", new_value}};
-    auto it = record.versions.find(field);
-    replaced[field] = it == record.versions.end() ? FieldVersion{} : it->second;
-  };
+  std::map<std::string, nlohmann::json> values;
   for (const auto& [field, old_value] : record.fields.items()) {
-    note_change(field, old_value, fields.contains(field) ? fields[field] : nlohmann::json(nullptr));
+    if (!fields.contains(field)) values[field] = nullptr;
   }
   for (const auto& [field, new_value] : fields.items()) {
-    if (!record.fields.contains(field)) note_change(field, nullptr, new_value);
+    auto it = record.fields.find(field);
+    if (it == record.fields.end() || *it != new_value) values[field] = new_value;
   }
-  if (changes.empty()) return record;  // nothing changed: no version, no history, nothing to send
-
-  const Hlc hlc = clock_.now();
-  for (const auto& [field, unused] : replaced) record.versions[field] = FieldVersion{hlc, replica_id_};
-  record.fields = std::move(fields);
-  record.schema_version = type->schema_version();
-  record.updated = hlc;
-  save_record(record);
-  write_history(record, hlc, "edit", changes);
-  queue_outbox(record.id, replaced, hlc);
-  persist_clock();
+  if (values.empty()) return record;  // nothing changed: no version, no history, nothing to send
+  Record written = write_fields(std::move(record), values);
   transaction.commit();
-  return record;
+  return written;
 }
 
 Record Replica::remove(const std::string& id_or_prefix) {
   Store::Transaction transaction(*store_);
-  Record record = require_writable(id_or_prefix);
-  const Hlc hlc = clock_.now();
-  std::map<std::string, FieldVersion> replaced;
-  auto it = record.versions.find(kDeletedField);
-  replaced[kDeletedField] = it == record.versions.end() ? FieldVersion{} : it->second;
-  record.versions[kDeletedField] = FieldVersion{hlc, replica_id_};
-  record.deleted = true;
-  record.updated = hlc;
-  save_record(record);
-  nlohmann::json changes = nlohmann::json::object();
-  changes[kDeletedField] = {{"old", false}, {"new", true}};
-  write_history(record, hlc, "delete", changes);
-  queue_outbox(record.id, replaced, hlc);
-  persist_clock();
+  Record record = write_fields(require_writable(id_or_prefix), {{kDeletedField, true}});
   transaction.commit();
   return record;
 }
@@ -551,10 +581,10 @@ ReplicaStatus Replica::status() {
       status.by_type.push_back(std::move(count));
     }
   }
-  // A never-sent record (base NULL) sends every field.
+  // A never-sent record (fields NULL) sends every field.
   Query q = store_->query(
-      "SELECT count(*), coalesce(sum(CASE WHEN o.base IS NULL THEN (SELECT count(*) FROM json_each(r.fields)) "
-      "ELSE (SELECT count(*) FROM json_each(o.base)) END), 0) FROM outbox o JOIN records r ON r.id = o.record_id");
+      "SELECT count(*), coalesce(sum(CASE WHEN o.fields IS NULL THEN (SELECT count(*) FROM json_each(r.fields)) "
+      "ELSE json_array_length(o.fields) END), 0) FROM outbox o JOIN records r ON r.id = o.record_id");
   q.step();
   status.pending_records = q.integer(0);
   status.pending_changes = q.integer(1);

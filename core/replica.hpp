@@ -17,6 +17,7 @@
 #include "core/clock.hpp"
 #include "core/plugin_host.hpp"
 #include "core/record.hpp"
+#include "core/merge.hpp"
 
 namespace fieldsync {
 
@@ -48,6 +49,31 @@ struct AddResult {
   AddOutcome outcome = AddOutcome::rejected;
   std::string id;                // the record's id (empty when rejected before one was known)
   std::optional<Error> error;    // why it was rejected
+};
+
+// Unsent local changes, a page at a time, and how to acknowledge them once HQ has stored them.
+struct OutboxMark {
+  std::string record_id;
+  Hlc last_hlc = 0;  // the newest local write of the record when the page was read
+};
+struct OutboxPage {
+  std::vector<RecordChange> changes;
+  std::vector<OutboxMark> marks;
+  bool more = false;  // further records wait after this page
+};
+
+// What applying remote changes did.
+struct ApplySummary {
+  std::size_t records_changed = 0;
+  std::size_t records_added = 0;
+  std::size_t conflicts_opened = 0;
+};
+
+// Changes HQ serves to one office: records changed after `cursor`, in change order.
+struct FeedPage {
+  std::vector<RecordChange> changes;
+  std::int64_t next_cursor = 0;
+  bool more = false;
 };
 
 class Replica {
@@ -93,6 +119,37 @@ class Replica {
   // Deletes a record: a tombstone with its own version; the fields stay for the history.
   Record remove(const std::string& id);
 
+  // ---- sync (see DESIGN.md, Sync protocol) ----
+
+  // Up to `max_records` records with unsent local changes, oldest first.
+  OutboxPage outbox_page(std::size_t max_records);
+  // HQ stored these: clears them from the outbox, except records written again since.
+  void acknowledge(const std::vector<OutboxMark>& marks);
+
+  // Merges changes from another replica into this one, in one transaction (with `cursor`, if
+  // given, stored as the new pull cursor in the same transaction). With `check`, every changed
+  // record must still pass its type's checks, else Error(validation) and nothing is stored.
+  // Observes every version seen, so later local writes are newer than anything merged.
+  ApplySummary apply_changes(const std::vector<RecordChange>& changes, bool check,
+                             std::optional<std::int64_t> cursor = std::nullopt);
+
+  // The pull cursor this replica last stored (0 before the first pull).
+  std::int64_t pull_cursor();
+
+  // HQ: the records of `office` and of HQ changed after `cursor`, at most `max_records`.
+  FeedPage feed_page(const std::string& office, std::int64_t cursor, std::size_t max_records);
+
+  // Open conflicts, oldest record first.
+  std::vector<Conflict> conflicts();
+  // Settles a conflict with `value` (a local edit replacing every concurrent write, which syncs
+  // like any edit). For the tombstone field, value true deletes the record again, false keeps it.
+  Record resolve_conflict(const std::string& id_or_prefix, const std::string& field, const nlohmann::json& value);
+
+  // The clock, for the sync layer to correct by HQ's time (see Clock::set_offset_millis).
+  Clock& clock() { return clock_; }
+  // Persists the clock offset (milliseconds to add to this laptop's wall clock).
+  void set_clock_offset(std::int64_t offset_millis);
+
   // The full id of the record `id_or_prefix` names (a whole UUID, or a unique prefix of at
   // least 8 characters). Throws Error(not_found) or Error(invalid_input) when ambiguous.
   std::string resolve_id(const std::string& id_or_prefix);
@@ -110,12 +167,18 @@ class Replica {
 
  private:
   void insert_new(const Record& record, const std::string& fields_json);
-  void write_history(const Record& record, Hlc hlc, const std::string& action, const nlohmann::json& changes);
-  void queue_outbox(const std::string& record_id, const std::map<std::string, FieldVersion>& replaced,
-                    Hlc hlc);
+  void insert_record(const Record& record);
+  void write_history(const Record& record, const FieldVersion& version, const std::string& author,
+                     const std::string& origin, const std::string& action, const nlohmann::json& changes);
+  void queue_outbox(const std::string& record_id, const std::vector<std::string>& fields, Hlc hlc);
   void save_record(const Record& record);
+  void note_changed(const Record& record, const std::vector<std::string>& fields);
+  void refresh_conflicts(const Record& record);
+  RecordChange change_of(const Record& record, const std::optional<std::vector<std::string>>& fields) const;
   void persist_clock();
   Record require_writable(const std::string& id_or_prefix);
+  Record write_fields(Record record, const std::map<std::string, nlohmann::json>& values);
+  bool is_hq() const { return office_ == "HQ"; }
 
   std::filesystem::path home_;
   const PluginHost& types_;

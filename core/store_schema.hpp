@@ -1,21 +1,23 @@
 // The store's tables, one SQL script per schema version. Internal to core/store.cpp.
 //
-// Version 1 (the field replica):
-//   meta      key/value settings: office, replica id, persisted clock.
-//   records   one row per record: current fields (canonical JSON) and the tombstone flag. Every
-//             field's version is (created_hlc, creator) unless `versions` says otherwise: it maps
-//             field -> [hlc, replica] only for fields written after creation (and "_deleted" for
-//             the tombstone), which keeps a freshly imported record small. A field removed by an
-//             edit keeps its version there with no value.
-//   outbox    one row per record with unsent local writes. `base` NULL: a new record never sent,
-//             every field is new. Otherwise `base` maps each unsent field to the version its
-//             first unsent write replaced (null for a field the record did not have). The changes
-//             to send are the record's current values of those fields; `base` lets the receiver
-//             tell a concurrent write from a later one.
+// Version 1:
+//   meta      key/value settings: office, replica id, role (field or hq), persisted clock, the
+//             pull cursor.
+//   records   one row per record: its fields as a person sees them (canonical JSON), the
+//             tombstone flag, and `states`: what is known of each field written since the record
+//             was created (see record_state.hpp). A field still as created is not in `states`,
+//             which keeps a freshly imported record small.
+//   outbox    one row per record with unsent local writes: `fields`, the JSON list of fields to
+//             send, or NULL for a record never sent (all of it); `last_hlc`, the newest local
+//             write, so an acknowledgement only clears what was sent before it.
 //   history   every applied change after creation: who, which replica and office, when, old and
 //             new values. The creation itself is the record's (created_hlc, creator, created_by);
 //             its values are the current fields with every later change rolled back, so an
 //             import writes one row per record, not a copy of it in the history too.
+//   conflicts the fields (of records) where concurrent writes wait for a person.
+//   feed      HQ only: one row per field of every record, numbered by its latest change (a
+//             field's row is renumbered when it changes again), so an office pulls the fields
+//             changed after its cursor and a cursor never skips a field it has not received.
 #pragma once
 
 namespace fieldsync::store_schema {
@@ -34,7 +36,7 @@ CREATE TABLE records(
   fields         TEXT NOT NULL,
   creator        TEXT NOT NULL,
   created_by     TEXT NOT NULL,
-  versions       TEXT NOT NULL DEFAULT '{}',
+  states         TEXT NOT NULL DEFAULT '{}',
   deleted        INTEGER NOT NULL DEFAULT 0,
   created_hlc    INTEGER NOT NULL,
   updated_hlc    INTEGER NOT NULL
@@ -43,8 +45,8 @@ CREATE INDEX records_by_type ON records(type, created_hlc);
 
 CREATE TABLE outbox(
   record_id TEXT PRIMARY KEY,
-  base      TEXT,
-  first_hlc INTEGER NOT NULL
+  fields    TEXT,
+  last_hlc  INTEGER NOT NULL
 ) WITHOUT ROWID;
 
 CREATE TABLE history(
@@ -59,6 +61,19 @@ CREATE TABLE history(
   changes   TEXT NOT NULL
 );
 CREATE INDEX history_by_record ON history(record_id, seq);
+
+CREATE TABLE conflicts(
+  record_id TEXT NOT NULL,
+  field     TEXT NOT NULL,
+  PRIMARY KEY(record_id, field)
+) WITHOUT ROWID;
+
+CREATE TABLE feed(
+  seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+  record_id TEXT NOT NULL,
+  field     TEXT NOT NULL,
+  UNIQUE(record_id, field)
+);
 )SQL";
 
 // Scripts in order: kMigrations[i] takes the store from version i to i + 1.

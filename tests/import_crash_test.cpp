@@ -77,7 +77,7 @@ void expect_consistent(const std::filesystem::path& db, int reported) {
   // Never synced: exactly one outbox entry per record, each a whole new record; nothing edited,
   // so no history rows beyond the creations the records carry themselves.
   EXPECT_EQ(query_count(db, "SELECT count(*) FROM outbox"), records);
-  EXPECT_EQ(query_count(db, "SELECT count(*) FROM outbox WHERE base IS NULL"), records);
+  EXPECT_EQ(query_count(db, "SELECT count(*) FROM outbox WHERE fields IS NULL"), records);
   EXPECT_EQ(query_count(db, "SELECT count(*) FROM outbox WHERE record_id NOT IN (SELECT id FROM records)"), 0);
   EXPECT_EQ(query_count(db, "SELECT count(*) FROM history"), 0);
   // The lines reported committed are the first `reported` lines of the file.

@@ -169,14 +169,40 @@ TEST_F(ReplicaTest, HistoryShowsTheCreatedValuesAfterLaterEdits) {
   EXPECT_EQ(history[2].changes["countries"]["old"], nullptr);
 }
 
-TEST_F(ReplicaTest, OutboxKeepsTheVersionTheFirstUnsentWriteReplaced) {
+TEST_F(ReplicaTest, OutboxSendsNewRecordsWholeThenOnlyChangedFields) {
   const Record created = replica_->add("activity", workshop());
   replica_->edit(created.id, {{"participants", 41}});
-  replica_->edit(created.id, {{"participants", 42}});
-  // Never sent: the record is still new as a whole (base NULL), every field goes out.
-  EXPECT_EQ(query_count(db(), "SELECT count(*) FROM outbox"), 1);
-  EXPECT_EQ(query_count(db(), "SELECT count(*) FROM outbox WHERE base IS NULL"), 1);
-  EXPECT_EQ(replica_->status().pending_changes, static_cast<std::int64_t>(workshop().size()));
+  // Never sent: the record is still new as a whole, every field goes out.
+  OutboxPage page = replica_->outbox_page(10);
+  ASSERT_EQ(page.changes.size(), 1u);
+  EXPECT_EQ(page.changes[0].fields.size(), workshop().size());
+  EXPECT_EQ(page.changes[0].created, (FieldVersion{created.created, replica_->replica_id()}));
+  replica_->acknowledge(page.marks);
+  EXPECT_EQ(replica_->status().pending_records, 0);
+
+  // After the acknowledgement, an edit sends the edited field only.
+  replica_->edit(created.id, {{"participants", 42}, {"place", "Zinder"}});
+  page = replica_->outbox_page(10);
+  ASSERT_EQ(page.changes.size(), 1u);
+  EXPECT_EQ(page.changes[0].fields.size(), 2u);
+  EXPECT_TRUE(page.changes[0].fields.count("participants"));
+  EXPECT_EQ(resolved_value(page.changes[0].fields["participants"], MergePolicy::max), 42);
+
+  // An edit made while the page was on its way is not cleared by its acknowledgement.
+  replica_->edit(created.id, {{"participants", 43}});
+  replica_->acknowledge(page.marks);
+  EXPECT_EQ(replica_->status().pending_records, 1);
+}
+
+TEST_F(ReplicaTest, OutboxPagesAreBounded) {
+  for (int i = 0; i < 5; ++i) replica_->add("activity", workshop());
+  OutboxPage page = replica_->outbox_page(2);
+  EXPECT_EQ(page.changes.size(), 2u);
+  EXPECT_TRUE(page.more);
+  replica_->acknowledge(page.marks);
+  page = replica_->outbox_page(10);
+  EXPECT_EQ(page.changes.size(), 3u);
+  EXPECT_FALSE(page.more);
 }
 
 TEST_F(ReplicaTest, DeleteIsATombstoneThatListsHideAndEditsRefuse) {

@@ -1,0 +1,119 @@
+#include "core/record_state.hpp"
+
+#include <algorithm>
+
+#include "core/error.hpp"
+
+namespace fieldsync {
+namespace {
+
+MergePolicy policy_of(const DataType* type, const std::string& field) {
+  if (type == nullptr || field == kDeletedField) return MergePolicy::lww;
+  return type->merge_policy(field);
+}
+
+bool is_creation(const Record& record, const std::string& field, const FieldState& state) {
+  if (field == kDeletedField || state.heads.size() != 1 || !state.replaced.empty()) return false;
+  const FieldWrite& head = state.heads.front();
+  if (head.version.hlc != record.created || head.version.replica != record.creator ||
+      head.author != record.created_by || head.value.is_null()) {
+    return false;
+  }
+  const auto it = record.fields.find(field);
+  return it != record.fields.end() && *it == head.value;
+}
+
+// The time of the latest write of any field but the tombstone.
+FieldVersion latest_field_write(const Record& record) {
+  FieldVersion latest;
+  for (const auto& [field, state] : record.state) {
+    if (field != kDeletedField && !state.heads.empty()) latest = std::max(latest, latest_head(state).version);
+  }
+  return latest;
+}
+
+}  // namespace
+
+FieldState creation_state(const Record& record, const nlohmann::json& value) {
+  return initial_state(FieldWrite{FieldVersion{record.created, record.creator}, value, record.created_by});
+}
+
+void resolve_record(Record& record, const DataType* type) {
+  record.fields = nlohmann::json::object();
+  record.versions.clear();
+  record.updated = record.created;
+  for (const auto& [field, state] : record.state) {
+    if (state.heads.empty()) continue;
+    const FieldVersion& version = latest_head(state).version;
+    record.versions[field] = version;
+    record.updated = std::max(record.updated, version.hlc);
+    if (field == kDeletedField) continue;
+    nlohmann::json value = resolved_value(state, policy_of(type, field));
+    if (!value.is_null()) record.fields[field] = std::move(value);
+  }
+  record.deleted = false;
+  if (auto it = record.state.find(kDeletedField); it != record.state.end() && !it->second.heads.empty()) {
+    const FieldWrite& tombstone = latest_head(it->second);
+    record.deleted = tombstone.value == true && !(tombstone.version < latest_field_write(record));
+  }
+}
+
+std::vector<Conflict> conflicts_of(const Record& record, const DataType* type) {
+  std::vector<Conflict> out;
+  for (const auto& [field, state] : record.state) {
+    if (field == kDeletedField || !has_conflict(state, policy_of(type, field))) continue;
+    Conflict conflict{record.id, record.type, field, latest_head(state), {}};
+    conflict.others.assign(state.heads.begin(), state.heads.end() - 1);
+    out.push_back(std::move(conflict));
+  }
+  // Revived: the tombstone says deleted, yet a field was written after it.
+  if (auto it = record.state.find(kDeletedField); it != record.state.end() && !it->second.heads.empty()) {
+    const FieldWrite& tombstone = latest_head(it->second);
+    if (tombstone.value == true && !record.deleted) {
+      const FieldVersion edit = latest_field_write(record);
+      Conflict conflict{record.id, record.type, kDeletedField, FieldWrite{edit, false, ""}, {tombstone}};
+      out.push_back(std::move(conflict));
+    }
+  }
+  return out;
+}
+
+// field -> {"old", "new"} for every field whose shown value differs, and the tombstone.
+nlohmann::json describe_changes(const Record& before, const Record& after) {
+  nlohmann::json changes = nlohmann::json::object();
+  auto value = [](const Record& r, const std::string& field) {
+    auto it = r.fields.find(field);
+    return it == r.fields.end() ? nlohmann::json(nullptr) : *it;
+  };
+  for (const auto& [field, state] : after.state) {
+    if (field == kDeletedField) continue;
+    const nlohmann::json old_value = value(before, field);
+    const nlohmann::json new_value = value(after, field);
+    if (old_value != new_value) changes[field] = {{"old", old_value}, {"new", new_value}};
+  }
+  if (before.deleted != after.deleted) changes[kDeletedField] = {{"old", before.deleted}, {"new", after.deleted}};
+  return changes;
+}
+
+std::string stored_states(const Record& record) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [field, state] : record.state) {
+    if (!is_creation(record, field, state)) out[field] = field_state_to_json(state);
+  }
+  return out.dump();
+}
+
+void load_states(Record& record, const nlohmann::json& stored) {
+  record.state.clear();
+  if (!stored.is_object()) throw Error(Errc::storage, "the field states of a record are not a JSON object", "record " + record.id);
+  for (const auto& [field, json] : stored.items()) record.state[field] = field_state_from_json(json, field);
+  for (const auto& [field, value] : record.fields.items()) {
+    if (!record.state.count(field)) record.state[field] = creation_state(record, value);
+  }
+  record.versions.clear();
+  for (const auto& [field, state] : record.state) {
+    if (!state.heads.empty()) record.versions[field] = latest_head(state).version;
+  }
+}
+
+}  // namespace fieldsync

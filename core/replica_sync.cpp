@@ -1,0 +1,240 @@
+// The Replica's side of sync: the outbox, applying remote changes, HQ's feed, conflicts.
+#include <algorithm>
+
+#include "core/error.hpp"
+#include "core/record_json.hpp"
+#include "core/record_state.hpp"
+#include "core/replica.hpp"
+#include "core/store.hpp"
+#include "core/uuid.hpp"
+
+namespace fieldsync {
+namespace {
+
+Hlc newest_version(const RecordChange& change) {
+  Hlc newest = change.created.hlc;
+  for (const auto& [field, state] : change.fields) {
+    for (const auto& head : state.heads) newest = std::max(newest, head.version.hlc);
+    for (const auto& version : state.replaced) newest = std::max(newest, version.hlc);
+  }
+  return newest;
+}
+
+void require_same_identity(const Record& local, const RecordChange& change) {
+  const std::string where = "record " + change.id;
+  if (local.type != change.type || local.office != change.office) {
+    throw Error(Errc::invalid_input,
+                "the change says this is a " + change.type + " of office " + change.office + ", but it is a " +
+                    local.type + " of office " + local.office,
+                where);
+  }
+  if (local.created != change.created.hlc || local.creator != change.created.replica) {
+    throw Error(Errc::invalid_input, "the change gives another creation version for this record", where);
+  }
+}
+
+}  // namespace
+
+RecordChange Replica::change_of(const Record& record, const std::optional<std::vector<std::string>>& fields) const {
+  RecordChange change{record.id,     record.type, record.office, record.schema_version,
+                      FieldVersion{record.created, record.creator}, record.created_by, {}};
+  if (!fields) {
+    change.fields = record.state;
+  } else {
+    for (const auto& field : *fields) {
+      if (auto it = record.state.find(field); it != record.state.end()) change.fields.insert(*it);
+    }
+  }
+  return change;
+}
+
+OutboxPage Replica::outbox_page(std::size_t max_records) {
+  OutboxPage page;
+  Query q = store_->query("SELECT record_id, fields, last_hlc FROM outbox ORDER BY last_hlc, record_id LIMIT ?1");
+  q.bind(1, static_cast<std::int64_t>(max_records + 1));
+  std::vector<std::tuple<std::string, std::optional<std::vector<std::string>>, Hlc>> rows;
+  while (q.step()) {
+    std::optional<std::vector<std::string>> fields;
+    if (!q.is_null(1)) fields = nlohmann::json::parse(q.text(1)).get<std::vector<std::string>>();
+    rows.emplace_back(q.text(0), std::move(fields), static_cast<Hlc>(q.integer(2)));
+  }
+  if (rows.size() > max_records) {
+    page.more = true;
+    rows.resize(max_records);
+  }
+  for (auto& [id, fields, last_hlc] : rows) {
+    auto record = find(id);
+    if (!record) throw Error(Errc::internal, "the outbox names a record that is not in the store", "record " + id);
+    page.changes.push_back(change_of(*record, fields));
+    page.marks.push_back(OutboxMark{id, last_hlc});
+  }
+  return page;
+}
+
+void Replica::acknowledge(const std::vector<OutboxMark>& marks) {
+  Store::Transaction transaction(*store_);
+  for (const auto& mark : marks) {
+    // A record written again while the page was on its way stays queued (with all its fields).
+    store_->query("DELETE FROM outbox WHERE record_id = ?1 AND last_hlc <= ?2")
+        .bind(1, mark.record_id)
+        .bind(2, static_cast<std::int64_t>(mark.last_hlc))
+        .run();
+  }
+  transaction.commit();
+}
+
+ApplySummary Replica::apply_changes(const std::vector<RecordChange>& changes, bool check,
+                                    std::optional<std::int64_t> cursor) {
+  ApplySummary summary;
+  Store::Transaction transaction(*store_);
+  for (const auto& change : changes) {
+    const std::string where = "record " + change.id;
+    if (uuid::canonical(change.id) != change.id) throw Error(Errc::invalid_input, "the record id is not a lower-case UUID", where);
+    if (change.fields.empty()) throw Error(Errc::invalid_input, "the change carries no field", where);
+    clock_.observe(newest_version(change));
+    auto type = types_.find(change.type);
+    auto existing = find(change.id);
+    Record record;
+    std::vector<std::string> changed;
+    if (!existing) {
+      record.id = change.id;
+      record.type = change.type;
+      record.office = change.office;
+      record.schema_version = change.schema_version;
+      record.created = change.created.hlc;
+      record.creator = change.created.replica;
+      record.created_by = change.created_by;
+      record.state = change.fields;
+      for (const auto& [field, state] : change.fields) changed.push_back(field);
+    } else {
+      require_same_identity(*existing, change);
+      record = *existing;
+      for (const auto& [field, state] : change.fields) {
+        if (merge_field(record.state[field], state)) changed.push_back(field);
+      }
+      if (changed.empty()) continue;  // nothing new: a duplicate, or what we sent coming back
+      record.schema_version = std::max(record.schema_version, change.schema_version);
+    }
+    resolve_record(record, type.get());
+    if (check && type) {
+      auto issues = type->check(record.fields);
+      if (!issues.empty()) {
+        throw Error(Errc::validation, "the " + record.type + " record would break " + std::to_string(issues.size()) +
+                                          (issues.size() == 1 ? " rule" : " rules"),
+                    where, std::move(issues));
+      }
+    }
+    const std::size_t conflicts_before = existing ? conflicts_of(*existing, type.get()).size() : 0;
+    if (existing) {
+      save_record(record);
+      const FieldWrite* newest = nullptr;
+      for (const auto& field : changed) {
+        const FieldWrite& head = latest_head(record.state[field]);
+        if (newest == nullptr || newest->version < head.version) newest = &head;
+      }
+      const std::string action = existing->deleted == record.deleted ? "edit" : record.deleted ? "delete" : "revive";
+      write_history(record, newest->version, newest->author, "remote", action, describe_changes(*existing, record));
+      ++summary.records_changed;
+    } else {
+      insert_record(record);
+      ++summary.records_added;
+    }
+    const std::size_t conflicts_after = conflicts_of(record, type.get()).size();
+    if (conflicts_after > conflicts_before) summary.conflicts_opened += conflicts_after - conflicts_before;
+    note_changed(record, changed);
+  }
+  if (cursor) store_->set_meta("pull_cursor", std::to_string(*cursor));
+  persist_clock();
+  transaction.commit();
+  return summary;
+}
+
+std::int64_t Replica::pull_cursor() { return std::stoll(store_->meta("pull_cursor").value_or("0")); }
+
+FeedPage Replica::feed_page(const std::string& office, std::int64_t cursor, std::size_t max_records) {
+  FeedPage page;
+  page.next_cursor = cursor;
+  // Walk the changed fields in change order until the page holds max_records records. Every
+  // field of those records changed after the cursor goes out, so no record arrives in halves,
+  // and the new cursor is the last field walked: nothing at or below it is left unsent.
+  std::vector<std::string> ids;
+  {
+    Query q = store_->query(
+        "SELECT f.seq, f.record_id FROM feed f JOIN records r ON r.id = f.record_id "
+        "WHERE f.seq > ?1 AND (r.office = ?2 OR r.office = 'HQ') ORDER BY f.seq");
+    q.bind(1, cursor).bind(2, office);
+    while (q.step()) {
+      std::string id = q.text(1);
+      if (std::find(ids.begin(), ids.end(), id) == ids.end()) {
+        if (ids.size() == max_records) {
+          page.more = true;
+          break;
+        }
+        ids.push_back(std::move(id));
+      }
+      page.next_cursor = q.integer(0);
+    }
+  }
+  for (const auto& id : ids) {
+    std::vector<std::string> fields;
+    Query q = store_->query("SELECT field FROM feed WHERE record_id = ?1 AND seq > ?2");
+    q.bind(1, id).bind(2, cursor);
+    while (q.step()) fields.push_back(q.text(0));
+    if (auto record = find(id)) page.changes.push_back(change_of(*record, fields));
+  }
+  return page;
+}
+
+std::vector<Conflict> Replica::conflicts() {
+  std::vector<std::pair<std::string, std::string>> open;
+  {
+    Query q = store_->query("SELECT record_id, field FROM conflicts ORDER BY record_id, field");
+    while (q.step()) open.emplace_back(q.text(0), q.text(1));
+  }
+  std::vector<Conflict> out;
+  for (const auto& [id, field] : open) {
+    auto record = find(id);
+    if (!record) continue;
+    for (auto& conflict : conflicts_of(*record, types_.find(record->type).get())) {
+      if (conflict.field == field) out.push_back(std::move(conflict));
+    }
+  }
+  return out;
+}
+
+Record Replica::resolve_conflict(const std::string& id_or_prefix, const std::string& field, const nlohmann::json& value) {
+  Store::Transaction transaction(*store_);
+  Record record = get(id_or_prefix);
+  const std::string where = "record " + record.id;
+  if (record.office != office_) {
+    throw Error(Errc::invalid_input, "this record belongs to office " + record.office + ": its conflicts are settled there", where);
+  }
+  auto type = types_.find(record.type);
+  const auto open = conflicts_of(record, type.get());
+  if (std::none_of(open.begin(), open.end(), [&](const Conflict& c) { return c.field == field; })) {
+    throw Error(Errc::not_found, "no open conflict on field '" + field + "'", where);
+  }
+  nlohmann::json settled = value;
+  if (field == kDeletedField) {
+    if (!value.is_boolean()) throw Error(Errc::invalid_input, "a revived record is settled with true (delete) or false (keep)", where);
+  } else {
+    if (!type) throw Error(Errc::not_found, "the data type '" + record.type + "' is not installed here", where);
+    require_valid_utf8(value, where);
+    nlohmann::json fields = record.fields;
+    fields[field] = value;
+    fields = type->normalize(std::move(fields));
+    auto issues = type->check(fields);
+    if (!issues.empty()) throw Error(Errc::validation, "the chosen value breaks the rules of " + record.type, where, std::move(issues));
+    settled = fields.contains(field) ? fields[field] : nlohmann::json(nullptr);
+  }
+  Record written = write_fields(std::move(record), {{field, settled}});
+  transaction.commit();
+  return written;
+}
+
+void Replica::set_clock_offset(std::int64_t offset_millis) {
+  clock_.set_offset_millis(offset_millis);
+  store_->set_meta("clock_offset", std::to_string(offset_millis));
+}
+
+}  // namespace fieldsync

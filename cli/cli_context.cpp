@@ -12,6 +12,7 @@ int exit_code_for(Errc code) {
     case Errc::not_found: return kExitNotFound;
     case Errc::not_initialized:
     case Errc::already_exists: return kExitNotInitialized;
+    case Errc::network: return kExitNetwork;
     case Errc::storage:
     case Errc::plugin:
     case Errc::internal: return kExitFailure;

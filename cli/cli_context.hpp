@@ -23,6 +23,7 @@ enum ExitCode : int {
   kExitInvalid = 3,        // bad input: schema, plugin check, JSON, UTF-8; import with rejected lines
   kExitNotFound = 4,       // unknown record or type
   kExitNotInitialized = 5, // no replica in the home folder, or one already there for init
+  kExitNetwork = 6,        // HQ unreachable, TLS failure, timeout
 };
 
 int exit_code_for(Errc code);

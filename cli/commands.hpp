@@ -17,5 +17,6 @@ void register_replica_commands(CLI::App& app, CommandState& state);  // init, st
 void register_record_commands(CLI::App& app, CommandState& state);   // add, edit, delete
 void register_query_commands(CLI::App& app, CommandState& state);    // list, show, history
 void register_import_command(CLI::App& app, CommandState& state);    // import
+void register_sync_commands(CLI::App& app, CommandState& state);     // enroll, sync, conflicts
 
 }  // namespace fieldsync::cli

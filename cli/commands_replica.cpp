@@ -4,16 +4,28 @@
 #include "cli/commands.hpp"
 #include "core/data_type.hpp"
 #include "core/hlc.hpp"
+#include "sync/enrollment.hpp"
 
 namespace fieldsync::cli {
 
 void register_replica_commands(CLI::App& app, CommandState& state) {
   auto* init = app.add_subcommand("init", "Set up a new replica for an office in the home folder");
-  auto office = std::make_shared<std::string>();
-  init->add_option("--office", *office, "Office code: ISO 3166-1 alpha-3 (NER, AFG, SOM, PSE)")->required();
-  init->callback([&state, office] {
+  struct InitArgs {
+    std::string office, hq, ca, token;
+  };
+  auto args = std::make_shared<InitArgs>();
+  init->add_option("--office", args->office, "Office code: ISO 3166-1 alpha-3 (NER, AFG, SOM, PSE)")->required();
+  auto* hq = init->add_option("--hq", args->hq, "HQ's address, https://HOST:PORT (or enroll later with `fieldsync enroll`)");
+  auto* ca = init->add_option("--ca", args->ca, "HQ's CA certificate to pin");
+  auto* token = init->add_option("--token", args->token, "The office's token from `fieldsync-hq office add`");
+  hq->needs(ca)->needs(token);
+  ca->needs(hq);
+  token->needs(hq);
+  init->callback([&state, args] {
     const auto home = resolve_home(state.options);
-    Replica::create(home, *office);
+    if (!args->hq.empty()) check_enrollment(args->hq, args->ca, args->token);  // refuse before creating anything
+    Replica::create(home, args->office);
+    if (!args->hq.empty()) save_enrollment(home, args->hq, args->ca, args->token);
     auto types = load_plugins(home);
     Replica replica(home, *types);
     if (state.options.json) {

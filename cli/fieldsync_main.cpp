@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   register_record_commands(app, state);
   register_query_commands(app, state);
   register_import_command(app, state);
+  register_sync_commands(app, state);
 
   try {
     app.parse(argc, argv);

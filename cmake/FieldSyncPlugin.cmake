@@ -1,17 +1,12 @@
+include(${CMAKE_CURRENT_LIST_DIR}/FieldSyncEmbed.cmake)
+
 # fieldsync_add_plugin(NAME SCHEMA file.json SOURCES a.cpp …)
 # Builds a data-type plugin as a MODULE library in the build's plugin folder, with its JSON
 # Schema embedded (function `std::string_view fieldsync::plugin_<NAME>::embedded_schema()`), so
 # the one .so file is the whole plugin.
 function(fieldsync_add_plugin name)
   cmake_parse_arguments(ARG "" "SCHEMA" "SOURCES" ${ARGN})
-  set(generated "${CMAKE_CURRENT_BINARY_DIR}/${name}_embedded_schema.cpp")
-  add_custom_command(
-    OUTPUT "${generated}"
-    COMMAND ${CMAKE_COMMAND} -DINPUT=${ARG_SCHEMA} -DOUTPUT=${generated}
-            -DSYMBOL=embedded_schema -DNAMESPACE=fieldsync::plugin_${name}
-            -P "${PROJECT_SOURCE_DIR}/cmake/embed_file.cmake"
-    DEPENDS "${ARG_SCHEMA}" "${PROJECT_SOURCE_DIR}/cmake/embed_file.cmake"
-    COMMENT "Embedding ${ARG_SCHEMA} into the ${name} plugin")
+  fieldsync_embed_file(generated INPUT "${ARG_SCHEMA}" SYMBOL embedded_schema NAMESPACE fieldsync::plugin_${name})
   add_library(${name} MODULE ${ARG_SOURCES} "${generated}")
   target_link_libraries(${name} PRIVATE fieldsync_common)
   set_target_properties(${name} PROPERTIES

@@ -32,6 +32,14 @@ class Clock {
   void set_offset_millis(std::int64_t offset) { offset_ = offset; }
   std::int64_t offset_millis() const { return offset_; }
 
+  // The wall clock's own reading, without the offset.
+  std::int64_t wall_millis() const { return wall_(); }
+  // Replaces the wall clock (tests play a laptop whose clock is wrong with it).
+  void set_wall(WallClock wall) { wall_ = std::move(wall); }
+  // Restarts the clock at `last`, even backwards. Only for a replica re-stamping versions nobody
+  // else has seen (Replica::restamp_unsent).
+  void restart_at(Hlc last) { last_ = last; }
+
   static std::int64_t system_millis();
 
  private:

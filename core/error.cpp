@@ -25,6 +25,7 @@ const char* to_string(Errc code) noexcept {
     case Errc::not_initialized: return "not_initialized";
     case Errc::already_exists: return "already_exists";
     case Errc::storage: return "storage";
+    case Errc::network: return "network";
     case Errc::plugin: return "plugin";
     case Errc::internal: return "internal";
   }

@@ -19,6 +19,7 @@ enum class Errc {
   not_initialized,  // a home folder without a replica
   already_exists,   // init over an existing replica, a duplicate id
   storage,          // SQLite or file-system failure
+  network,          // HQ unreachable, TLS failure, timeout
   plugin,           // a plugin that cannot be loaded or misbehaves
   internal,         // a broken invariant: a bug
 };

@@ -147,8 +147,15 @@ class Replica {
 
   // The clock, for the sync layer to correct by HQ's time (see Clock::set_offset_millis).
   Clock& clock() { return clock_; }
+  const Clock& clock() const { return clock_; }
   // Persists the clock offset (milliseconds to add to this laptop's wall clock).
   void set_clock_offset(std::int64_t offset_millis);
+  // After HQ said this replica's clock runs ahead (its writes would win every conflict): every
+  // unsent write of this replica stamped after `limit` gets the time it was really made, its
+  // stamp plus `offset_millis` (HQ's clock minus this laptop's), keeping their order. No other
+  // replica has seen those versions, so they may change. The clock restarts from `limit` or the
+  // newest version already sent, whichever is later. Returns how many versions changed.
+  std::size_t restamp_unsent(Hlc limit, std::int64_t offset_millis);
 
   // The full id of the record `id_or_prefix` names (a whole UUID, or a unique prefix of at
   // least 8 characters). Throws Error(not_found) or Error(invalid_input) when ambiguous.

@@ -1,5 +1,6 @@
 // The Replica's side of sync: the outbox, applying remote changes, HQ's feed, conflicts.
 #include <algorithm>
+#include <set>
 
 #include "core/error.hpp"
 #include "core/record_json.hpp"
@@ -73,13 +74,17 @@ OutboxPage Replica::outbox_page(std::size_t max_records) {
 
 void Replica::acknowledge(const std::vector<OutboxMark>& marks) {
   Store::Transaction transaction(*store_);
+  Hlc sent = std::stoull(store_->meta("sent_clock").value_or("0"));
   for (const auto& mark : marks) {
+    sent = std::max(sent, mark.last_hlc);
     // A record written again while the page was on its way stays queued (with all its fields).
     store_->query("DELETE FROM outbox WHERE record_id = ?1 AND last_hlc <= ?2")
         .bind(1, mark.record_id)
         .bind(2, static_cast<std::int64_t>(mark.last_hlc))
         .run();
   }
+  // The newest version HQ has from us: a clock restarted after a skew must stay past it.
+  store_->set_meta("sent_clock", std::to_string(sent));
   transaction.commit();
 }
 
@@ -230,6 +235,85 @@ Record Replica::resolve_conflict(const std::string& id_or_prefix, const std::str
   Record written = write_fields(std::move(record), {{field, settled}});
   transaction.commit();
   return written;
+}
+
+std::size_t Replica::restamp_unsent(Hlc limit, std::int64_t offset_millis) {
+  Store::Transaction transaction(*store_);
+  const Hlc sent = std::stoull(store_->meta("sent_clock").value_or("0"));
+  clock_.restart_at(std::max(limit, sent));
+  clock_.set_offset_millis(offset_millis);
+  std::vector<std::string> ids;
+  {
+    Query q = store_->query("SELECT record_id FROM outbox ORDER BY last_hlc");
+    while (q.step()) ids.push_back(q.text(0));
+  }
+  auto shifted = [&](Hlc hlc) {
+    const std::int64_t ms = static_cast<std::int64_t>(hlc_millis(hlc)) + offset_millis;
+    return make_hlc(static_cast<std::uint64_t>(std::max<std::int64_t>(ms, 1)), hlc_counter(hlc));
+  };
+  std::size_t restamped = 0;
+  for (const auto& id : ids) {
+    auto found = find(id);
+    if (!found) continue;
+    Record record = std::move(*found);
+    auto ours = [&](const FieldVersion& v) { return v.replica == replica_id_; };
+    std::vector<FieldVersion> late;  // our versions stamped after `limit`
+    std::set<Hlc> kept;              // our other versions in this record: new stamps must not repeat them
+    auto sort_in = [&](const FieldVersion& v) {
+      if (!ours(v)) return;
+      if (v.hlc > limit) {
+        late.push_back(v);
+      } else {
+        kept.insert(v.hlc);
+      }
+    };
+    sort_in(FieldVersion{record.created, record.creator});
+    for (const auto& [field, state] : record.state) {
+      for (const auto& head : state.heads) sort_in(head.version);
+      for (const auto& version : state.replaced) sort_in(version);
+    }
+    if (late.empty()) continue;
+    std::sort(late.begin(), late.end());
+    late.erase(std::unique(late.begin(), late.end()), late.end());
+    std::map<FieldVersion, FieldVersion> renamed;
+    Hlc previous = 0;
+    for (const auto& version : late) {
+      Hlc next = std::max(shifted(version.hlc), previous + 1);  // same order as before, all distinct
+      while (kept.count(next)) ++next;
+      renamed[version] = FieldVersion{next, replica_id_};
+      previous = next;
+    }
+    auto rename = [&](FieldVersion& v) {
+      if (auto it = renamed.find(v); it != renamed.end()) v = it->second;
+    };
+    FieldVersion created{record.created, record.creator};
+    const bool creation_restamped = renamed.count(created) != 0;
+    rename(created);
+    for (auto& [field, state] : record.state) {
+      for (auto& head : state.heads) rename(head.version);
+      for (auto& version : state.replaced) rename(version);
+      std::sort(state.heads.begin(), state.heads.end(), [](const FieldWrite& a, const FieldWrite& b) { return a.version < b.version; });
+      std::sort(state.replaced.begin(), state.replaced.end());
+    }
+    record.created = created.hlc;
+    resolve_record(record, types_.find(record.type).get());
+    save_record(record);
+    if (creation_restamped) {
+      store_->query("UPDATE records SET created_hlc = ?2 WHERE id = ?1")
+          .bind(1, record.id)
+          .bind(2, static_cast<std::int64_t>(record.created))
+          .run();
+    }
+    store_->query("UPDATE outbox SET last_hlc = ?2 WHERE record_id = ?1")
+        .bind(1, record.id)
+        .bind(2, static_cast<std::int64_t>(record.updated))
+        .run();
+    restamped += renamed.size();
+  }
+  persist_clock();
+  store_->set_meta("clock_offset", std::to_string(offset_millis));
+  transaction.commit();
+  return restamped;
 }
 
 void Replica::set_clock_offset(std::int64_t offset_millis) {

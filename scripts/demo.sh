@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# The FieldSync demo on the embedded default: installs what is missing, builds, then sets up a
-# field replica for each office (NER, AFG, SOM, PSE), imports the real activities of the OIC
-# progress report spread over them offline, and shows what a field officer sees: listings,
-# search, a correction, a deletion and a record's history.
-# The replicas live in demo-home/ (or $FIELDSYNC_DEMO_DIR) and are made anew on every run.
+# The FieldSync demo on the embedded default: installs what is missing, builds, starts HQ on
+# loopback (real TLS), enrolls a field replica for each office (NER, AFG, SOM, PSE), imports the
+# real activities of the OIC progress report spread over them offline, shows what a field
+# officer sees (listings, search, a correction, a deletion, a record's history), then syncs
+# every office with HQ — including two NER laptops editing the same record — and shows that HQ
+# holds them all.
+# Everything lives in demo-home/ (or $FIELDSYNC_DEMO_DIR) and is made anew on every run.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-FIELDSYNC_TARGETS="fieldsync activity" bash "$here/scripts/build.sh" "$here/build" >/dev/null
+FIELDSYNC_TARGETS="fieldsync fieldsync-hq activity" bash "$here/scripts/build.sh" "$here/build" >/dev/null
 
 fieldsync="$here/build/cli/fieldsync"
+fieldsync_hq="$here/build/cli/fieldsync-hq"
 data="${FIELDSYNC_DATA:-$here/../shared/data/activities.jsonl}"
 demo="${FIELDSYNC_DEMO_DIR:-$here/demo-home}"
 [ -f "$data" ] || { echo "demo: no activity data at $data (the shared/ folder beside the repo)" >&2; exit 1; }
@@ -18,14 +21,30 @@ mkdir -p "$demo/split"
 step() { printf '\n\033[1m== %s ==\033[0m\n' "$*"; }
 
 offices=(NER AFG SOM PSE)
+step "HQ: set up (replica, TLS certificate, plugin signing key) and serve on 127.0.0.1"
+"$fieldsync_hq" --home "$demo/hq" init
+"$fieldsync_hq" --home "$demo/hq" serve --listen 127.0.0.1:0 --json >"$demo/hq-serve.json" 2>"$demo/hq-serve.log" &
+hq_pid=$!
+trap 'kill -TERM $hq_pid 2>/dev/null; wait $hq_pid 2>/dev/null' EXIT
+for _ in $(seq 1 100); do [ -s "$demo/hq-serve.json" ] && break; sleep 0.1; done
+hq_url=$(sed -n 's/.*"listening":"\([^"]*\)".*/\1/p' "$demo/hq-serve.json")
+[ -n "$hq_url" ] || { echo "demo: HQ did not start" >&2; cat "$demo/hq-serve.log" >&2; exit 1; }
+echo "HQ listening on $hq_url"
+declare -A token
+for office in "${offices[@]}"; do
+  token[$office]=$("$fieldsync_hq" --home "$demo/hq" office add "$office" --json | sed -n 's/^  "token": "\(.*\)".*/\1/p')
+done
+ca_file="$demo/hq/tls/ca.pem"
+"$fieldsync_hq" --home "$demo/hq" office list
+
 step "Spreading $(wc -l <"$data") real activities over the four field offices"
 for i in 0 1 2 3; do
   awk -v k="$i" '(NR - 1) % 4 == k' "$data" >"$demo/split/${offices[$i]}.jsonl"
 done
 
 for office in "${offices[@]}"; do
-  step "Office $office: set up a replica and import its activities, offline"
-  "$fieldsync" --home "$demo/$office" init --office "$office"
+  step "Office $office: set up a replica enrolled with HQ, and import its activities offline"
+  "$fieldsync" --home "$demo/$office" init --office "$office" --hq "$hq_url" --ca "$ca_file" --token "${token[$office]}"
   "$fieldsync" --home "$demo/$office" import activity "$demo/split/$office.jsonl"
 done
 
@@ -63,9 +82,37 @@ victim=$("$fieldsync" --home "$demo/PSE" --json list --limit 1 | sed -n 's/^    
 step "SOM: the history of the field visit"
 "$fieldsync" --home "$demo/SOM" history "$id"
 
-step "Every office, ready to sync with HQ"
+step "The link is back: every office syncs with HQ"
 for office in "${offices[@]}"; do
-  "$fieldsync" --home "$demo/$office" --json status |
-    sed -n 's/^  "\(office\|records\|pending_changes\)": \(.*\),\{0,1\}$/\1=\2/p' | tr '\n' ' '
-  echo
+  printf '%s: ' "$office"
+  "$fieldsync" --home "$demo/$office" sync
+done
+
+step "A second NER laptop joins and receives NER's records"
+"$fieldsync" --home "$demo/NER-2" init --office NER --hq "$hq_url" --ca "$ca_file" --token "${token[NER]}"
+"$fieldsync" --home "$demo/NER-2" sync
+
+step "Both NER laptops change the same activity offline, then sync"
+shared=$("$fieldsync" --home "$demo/NER" --json list --limit 1 | sed -n 's/^    "id": "\(.*\)",$/\1/p' | head -n1)
+"$fieldsync" --home "$demo/NER" edit "$shared" status=cancelled participants=30
+"$fieldsync" --home "$demo/NER-2" edit "$shared" status=ongoing institutions=IDB,SESRIC
+"$fieldsync" --home "$demo/NER" sync
+"$fieldsync" --home "$demo/NER-2" sync
+"$fieldsync" --home "$demo/NER" sync
+echo "-- what NER's first laptop shows (status is a field a person must settle; the rest merged):"
+"$fieldsync" --home "$demo/NER" conflicts
+"$fieldsync" --home "$demo/NER" show "$shared" | sed -n '/status:\|participants:\|institutions:/p'
+
+step "NER settles the conflict; the resolution syncs like any edit"
+"$fieldsync" --home "$demo/NER" conflicts resolve "$shared:status" --take local
+"$fieldsync" --home "$demo/NER" sync
+"$fieldsync" --home "$demo/NER-2" sync
+"$fieldsync" --home "$demo/NER-2" conflicts
+
+step "HQ holds every office's activities"
+"$fieldsync" --home "$demo/hq" status
+for office in "${offices[@]}"; do
+  printf '%s: %s records at HQ, %s on its laptop\n' "$office" \
+    "$("$fieldsync" --home "$demo/hq" --json list --where office="$office" | grep -c '^    "id"')" \
+    "$("$fieldsync" --home "$demo/$office" --json list --where office="$office" | grep -c '^    "id"')"
 done

@@ -9,7 +9,7 @@ deps_dir="${FIELDSYNC_DEPS_DIR:-$here/.deps}"
 packages=(
   cmake g++ make pkg-config ca-certificates
   libboost1.81-dev libssl-dev openssl libcurl4-openssl-dev libsqlite3-dev sqlite3
-  nlohmann-json3-dev libsodium-dev libzstd-dev libcli11-dev libicu-dev
+  nlohmann-json3-dev libsodium-dev libzstd-dev zlib1g-dev libcli11-dev libicu-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 

@@ -79,17 +79,11 @@ class ChildProcess {
   // The next complete line the child writes on standard error (standard output is collected
   // meanwhile), or nullopt when it closes stderr or the deadline passes.
   std::optional<std::string> next_error_line(std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      if (auto newline = err_.find('\n', err_consumed_); newline != std::string::npos) {
-        std::string line = err_.substr(err_consumed_, newline - err_consumed_);
-        err_consumed_ = newline + 1;
-        return line;
-      }
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0 || !pump(static_cast<int>(left.count()))) return std::nullopt;
-      if (err_fd_ < 0 && err_.find('\n', err_consumed_) == std::string::npos) return std::nullopt;
-    }
+    return next_line(err_, err_consumed_, err_fd_, timeout);
+  }
+  // The same for standard output.
+  std::optional<std::string> next_output_line(std::chrono::milliseconds timeout) {
+    return next_line(out_, out_consumed_, out_fd_, timeout);
   }
 
   void kill(int signal) { ::kill(pid_, signal); }
@@ -116,6 +110,22 @@ class ChildProcess {
   }
 
  private:
+  std::optional<std::string> next_line(const std::string& buffer, std::size_t& consumed, const int& fd,
+                                       std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      if (auto newline = buffer.find('\n', consumed); newline != std::string::npos) {
+        std::string line = buffer.substr(consumed, newline - consumed);
+        consumed = newline + 1;
+        return line;
+      }
+      if (fd < 0) return std::nullopt;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return std::nullopt;
+      pump(static_cast<int>(left.count()));
+    }
+  }
+
   // Reads whatever is ready; false when nothing came within `timeout_ms`.
   bool pump(int timeout_ms) {
     pollfd fds[2];
@@ -145,6 +155,7 @@ class ChildProcess {
   int err_fd_ = -1;
   std::string out_, err_;
   std::size_t err_consumed_ = 0;
+  std::size_t out_consumed_ = 0;
 };
 
 // Runs the fieldsync CLI to completion.

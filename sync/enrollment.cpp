@@ -1,0 +1,73 @@
+#include "sync/enrollment.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+
+namespace fieldsync {
+namespace {
+
+std::filesystem::path hq_file(const std::filesystem::path& home) { return home / "hq.json"; }
+std::filesystem::path token_file(const std::filesystem::path& home) { return home / "token"; }
+std::filesystem::path ca_copy(const std::filesystem::path& home) { return home / "hq-ca.pem"; }
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(Errc::invalid_input, "cannot read the file", path.string());
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Writes `text` to `path` through a temporary file and a rename: never half a file.
+void write_private(const std::filesystem::path& path, const std::string& text, mode_t mode) {
+  const std::string temp = path.string() + ".tmp";
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, mode);
+  if (fd < 0) throw Error(Errc::storage, "cannot write the file", temp);
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fchmod(fd, mode) == 0 &&
+                  ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || std::rename(temp.c_str(), path.c_str()) != 0) throw Error(Errc::storage, "cannot write the file", path.string());
+}
+
+}  // namespace
+
+void check_enrollment(const std::string& hq_url, const std::filesystem::path& ca_source, const std::string& token) {
+  if (hq_url.rfind("https://", 0) != 0) {
+    throw Error(Errc::invalid_input, "HQ's address must start with https:// (sync always uses TLS): " + hq_url);
+  }
+  if (token.size() < 32 || token.find_first_of(" \t\r\n") != std::string::npos) {
+    throw Error(Errc::invalid_input, "the token does not look like one issued by `fieldsync-hq office add`");
+  }
+  if (read_text(ca_source).find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+    throw Error(Errc::invalid_input, "not a PEM certificate: give the CA file `fieldsync-hq office add` names", ca_source.string());
+  }
+}
+
+Enrollment save_enrollment(const std::filesystem::path& home, const std::string& hq_url,
+                           const std::filesystem::path& ca_source, const std::string& token) {
+  check_enrollment(hq_url, ca_source, token);
+  const std::string ca = read_text(ca_source);
+  write_private(ca_copy(home), ca, 0644);
+  write_private(token_file(home), token + "\n", 0600);
+  write_private(hq_file(home), nlohmann::json{{"hq_url", hq_url}, {"ca_file", ca_copy(home).filename().string()}}.dump(2) + "\n", 0644);
+  return Enrollment{hq_url, ca_copy(home), token};
+}
+
+std::optional<Enrollment> load_enrollment(const std::filesystem::path& home) {
+  if (!std::filesystem::exists(hq_file(home))) return std::nullopt;
+  const nlohmann::json hq = nlohmann::json::parse(read_text(hq_file(home)), nullptr, false);
+  if (hq.is_discarded() || !hq.contains("hq_url")) throw Error(Errc::storage, "the enrollment file is damaged", hq_file(home).string());
+  std::string token = read_text(token_file(home));
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+  return Enrollment{hq["hq_url"].get<std::string>(), home / hq.value("ca_file", "hq-ca.pem"), token};
+}
+
+}  // namespace fieldsync

@@ -1,0 +1,116 @@
+#include "sync/hq_service.hpp"
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "core/tuning.hpp"
+#include "sync/protocol.hpp"
+
+namespace fieldsync {
+namespace {
+
+HttpResponse json_error(int status, const std::string& code, const std::string& message,
+                        nlohmann::json extra = nlohmann::json::object()) {
+  nlohmann::json body = nlohmann::json::parse(error_body(code, message));
+  for (auto& [key, value] : extra.items()) body[key] = value;
+  return HttpResponse{status, "application/json", body.dump(), {}};
+}
+
+std::string bearer_token(const HttpRequest& request) {
+  auto it = request.headers.find("authorization");
+  if (it == request.headers.end()) return {};
+  constexpr std::string_view prefix = "Bearer ";
+  if (it->second.size() <= prefix.size() || it->second.compare(0, prefix.size(), prefix) != 0) return {};
+  return it->second.substr(prefix.size());
+}
+
+std::string path_of(const std::string& target) { return target.substr(0, target.find('?')); }
+
+}  // namespace
+
+HqService::HqService(const std::filesystem::path& home)
+    : types_(std::make_unique<PluginHost>()), offices_(offices_file(home)) {
+  for (const auto& dir : PluginHost::default_directories(home)) types_->load_directory(dir);
+  replica_ = std::make_unique<Replica>(home, *types_);
+  if (replica_->office() != "HQ") {
+    throw Error(Errc::invalid_input, "this is office " + replica_->office() + "'s replica, not HQ's", home.string());
+  }
+}
+
+HqService::~HqService() = default;
+
+HttpResponse HqService::handle(const HttpRequest& request) {
+  const std::string path = path_of(request.target);
+  if (path == "/v1/health") {
+    if (request.method != "GET") return json_error(405, "method_not_allowed", "use GET " + path);
+    return HttpResponse{200, "application/json",
+                        nlohmann::json{{"status", "ok"}, {"hq_time", Clock::system_millis()}}.dump(), {}};
+  }
+  if (path == "/v1/sync") {
+    if (request.method != "POST") return json_error(405, "method_not_allowed", "use POST " + path);
+    return sync(request);
+  }
+  return json_error(404, "not_found", "no such route: " + path);
+}
+
+HttpResponse HqService::sync(const HttpRequest& request) {
+  const auto office = offices_.office_for_token(bearer_token(request));
+  if (!office) {
+    return json_error(401, "unauthorized", "missing, wrong or revoked token: enroll this replica with a token from HQ");
+  }
+  protocol::SyncRequest sync_request;
+  try {
+    sync_request = protocol::decode_sync_request(request.body);
+  } catch (const Error& e) {
+    return error_response(e);
+  }
+  if (sync_request.changes.size() > tuning::kSyncMaxPushRecords) {
+    return json_error(413, "page_too_large",
+                      "at most " + std::to_string(tuning::kSyncMaxPushRecords) + " records per request");
+  }
+  const std::int64_t hq_time = Clock::system_millis();
+  const Hlc newest_allowed = make_hlc(static_cast<std::uint64_t>(hq_time + tuning::kMaxClockAheadMillis), 0xffff);
+  for (const auto& change : sync_request.changes) {
+    if (change.office != *office) {
+      return json_error(403, "forbidden",
+                        "office " + *office + " may not write records of " +
+                            (change.office == "HQ" ? std::string("HQ") : "office " + change.office) + " (record " +
+                            change.id + ")");
+    }
+    for (const auto& [field, state] : change.fields) {
+      for (const auto& head : state.heads) {
+        if (head.version.hlc > newest_allowed) {
+          return json_error(409, "clock_ahead",
+                            "record " + change.id + " was stamped " + format_hlc_time(head.version.hlc) +
+                                ", ahead of HQ's clock (" + format_hlc_time(make_hlc(static_cast<std::uint64_t>(hq_time), 0)) +
+                                "): correct the clock and stamp unsent changes again",
+                            {{"hq_time", hq_time}});
+        }
+      }
+    }
+  }
+
+  std::lock_guard lock(replica_mutex_);
+  for (const auto& change : sync_request.changes) {
+    if (auto existing = replica_->find(change.id); existing && existing->office != *office) {
+      return json_error(403, "forbidden", "record " + change.id + " belongs to " + existing->office + ", not to office " + *office);
+    }
+  }
+  protocol::SyncResponse response;
+  try {
+    const ApplySummary applied = replica_->apply_changes(sync_request.changes, /*check=*/true);
+    (void)applied;
+    response.stored = sync_request.changes.size();
+    const std::size_t pull = sync_request.max_pull == 0 ? tuning::kSyncPullPageRecords
+                                                        : std::min(sync_request.max_pull, tuning::kSyncPullPageRecords);
+    FeedPage page = replica_->feed_page(*office, sync_request.cursor, pull);
+    response.changes = std::move(page.changes);
+    response.cursor = page.next_cursor;
+    response.more = page.more;
+  } catch (const Error& e) {
+    return error_response(e);
+  }
+  response.hq_time = Clock::system_millis();
+  return HttpResponse{200, "application/json", protocol::encode(response), {}};
+}
+
+}  // namespace fieldsync

@@ -1,0 +1,48 @@
+// The sync protocol's messages (DESIGN.md, Sync protocol; shapes in schemas/protocol/).
+//
+// One request, POST /v1/sync, carries a replica's unsent changes (one outbox page) and its pull
+// cursor; the answer carries how many pushed records HQ stored, the changes after the cursor (a
+// bounded page), the new cursor, whether more wait, and HQ's time. decode_* check a body against
+// its JSON Schema first and then every value's meaning, and throw Error(invalid_input) naming the
+// problem: what HQ answers a bad request with.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/record.hpp"
+
+namespace fieldsync::protocol {
+
+inline constexpr int kVersion = 1;
+
+struct SyncRequest {
+  int protocol = kVersion;
+  std::string replica;
+  std::int64_t cursor = 0;
+  std::size_t max_pull = 0;  // 0: HQ's default page
+  std::vector<RecordChange> changes;
+};
+
+struct SyncResponse {
+  int protocol = kVersion;
+  std::size_t stored = 0;
+  std::vector<RecordChange> changes;
+  std::int64_t cursor = 0;
+  bool more = false;
+  std::int64_t hq_time = 0;  // HQ's wall clock, Unix milliseconds
+};
+
+nlohmann::json change_to_json(const RecordChange& change);
+RecordChange change_from_json(const nlohmann::json& json);
+
+std::string encode(const SyncRequest& request);
+std::string encode(const SyncResponse& response);
+SyncRequest decode_sync_request(std::string_view body);
+SyncResponse decode_sync_response(std::string_view body);
+
+}  // namespace fieldsync::protocol

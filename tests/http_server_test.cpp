@@ -1,0 +1,524 @@
+// HttpServer against real clients on 127.0.0.1: libcurl with certificate verification on, and raw
+// TLS / TCP clients that stall, send garbage or hold idle connections.
+#include "sync/http_server.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <future>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "https_test_client.hpp"
+#include "sync/compression.hpp"
+#include "sync/tls_identity.hpp"
+#include "test_support.hpp"
+
+namespace fieldsync {
+namespace {
+
+using namespace std::chrono_literals;
+using test::CurlReply;
+using test::CurlRequest;
+using test::curl_request;
+
+std::chrono::milliseconds since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               start);
+}
+
+nlohmann::json json_of(const std::string& body) {
+  return nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+}
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { identity_ = create_tls_identity(dir_.path() / "tls"); }
+
+  ServerConfig config() const {
+    ServerConfig c;
+    c.cert_file = identity_.server_cert;
+    c.key_file = identity_.server_key;
+    c.threads = 2;
+    c.handler_threads = 4;
+    c.max_body_bytes = 64 * 1024;
+    c.read_timeout = 2s;
+    c.body_timeout = 4s;
+    c.write_timeout = 2s;
+    c.stop_grace = 5s;
+    c.close_timeout = 500ms;
+    return c;
+  }
+
+  // The handler every test uses unless it passes its own: /v1/health answers, /echo returns the
+  // body it got, /slow sleeps a little first; everything counts the calls.
+  HttpResponse handle(const HttpRequest& req) {
+    ++calls_;
+    {
+      std::lock_guard lock(mu_);
+      last_ = req;
+    }
+    if (req.target == "/v1/health") return {200, "application/json", R"({"status":"ok"})", {}};
+    if (req.target.rfind("/slow", 0) == 0) {
+      entered_slow_ = true;
+      std::this_thread::sleep_for(300ms);
+      return {200, "text/plain", "slow " + req.target, {}};
+    }
+    if (req.target == "/echo") return {200, "application/octet-stream", req.body, {}};
+    if (req.target == "/invalid") {
+      throw Error(Errc::validation, "record rejected", "record 0190",
+                  {{"end_date", "end_after_start", "must be on or after start_date"}});
+    }
+    if (req.target == "/missing") throw Error(Errc::not_found, "no such record");
+    if (req.target == "/crash") throw std::runtime_error("secret internal detail");
+    return {404, "application/json", error_body("not_found", "no route"), {}};
+  }
+
+  void start(ServerConfig c) {
+    server_ = std::make_unique<HttpServer>(std::move(c),
+                                           [this](const HttpRequest& r) { return handle(r); });
+    server_->start();
+  }
+  void start() { start(config()); }
+
+  std::string url(const std::string& path) const {
+    return "https://127.0.0.1:" + std::to_string(server_->port()) + path;
+  }
+
+  CurlRequest get(const std::string& path) const {
+    CurlRequest r;
+    r.url = url(path);
+    r.ca_file = identity_.ca_cert;
+    return r;
+  }
+
+  CurlRequest post(const std::string& path, std::string body,
+                   std::vector<std::string> headers = {}) const {
+    CurlRequest r = get(path);
+    r.method = "POST";
+    r.body = std::move(body);
+    r.headers = std::move(headers);
+    return r;
+  }
+
+  TempDir dir_;
+  TlsIdentityPaths identity_;
+  std::unique_ptr<HttpServer> server_;
+  std::atomic<int> calls_{0};
+  std::atomic<bool> entered_slow_{false};
+  std::mutex mu_;
+  HttpRequest last_;
+};
+
+TEST_F(HttpServerTest, HealthOverVerifiedTls) {
+  start();
+  ASSERT_NE(server_->port(), 0);
+  CurlReply reply = curl_request(get("/v1/health"));
+  ASSERT_EQ(reply.code, CURLE_OK) << reply.error;
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(json_of(reply.body)["status"], "ok");
+  EXPECT_EQ(reply.headers["content-type"], "application/json");
+  EXPECT_EQ(calls_, 1);
+  std::lock_guard lock(mu_);
+  EXPECT_EQ(last_.method, "GET");
+  EXPECT_EQ(last_.target, "/v1/health");
+  EXPECT_EQ(last_.peer.rfind("127.0.0.1:", 0), 0u) << last_.peer;
+  EXPECT_EQ(last_.headers["host"], "127.0.0.1:" + std::to_string(server_->port()));
+}
+
+TEST_F(HttpServerTest, ClientPinningAnotherCaIsRefused) {
+  start();
+  const TlsIdentityPaths other = create_tls_identity(dir_.path() / "other");
+  CurlRequest r = get("/v1/health");
+  r.ca_file = other.ca_cert;
+  CurlReply reply = curl_request(r);
+  EXPECT_EQ(reply.code, CURLE_PEER_FAILED_VERIFICATION) << reply.error;
+  EXPECT_EQ(calls_, 0);
+  // The server is unharmed.
+  EXPECT_EQ(curl_request(get("/v1/health")).status, 200);
+}
+
+TEST_F(HttpServerTest, TwentyConcurrentClientsAllAnswered) {
+  start();
+  std::vector<std::future<CurlReply>> replies;
+  for (int i = 0; i < 20; ++i) {
+    replies.push_back(std::async(std::launch::async, [this, i] {
+      return curl_request(get("/slow/" + std::to_string(i)));
+    }));
+  }
+  const auto start_time = std::chrono::steady_clock::now();
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(replies[i].wait_for(10s), std::future_status::ready);
+    CurlReply reply = replies[i].get();
+    ASSERT_EQ(reply.code, CURLE_OK) << reply.error;
+    EXPECT_EQ(reply.status, 200);
+    EXPECT_EQ(reply.body, "slow /slow/" + std::to_string(i));
+  }
+  EXPECT_EQ(calls_, 20);
+  // 20 handlers of 300 ms on 4 handler threads: about 1.5 s when they overlap, 6 s if serial.
+  EXPECT_LT(since(start_time), 4500ms);
+}
+
+TEST_F(HttpServerTest, ZstdRequestArrivesDecompressedAndZstdResponseDecodes) {
+  start();
+  std::string payload;
+  for (int i = 0; i < 2000; ++i) payload += R"({"field":"value )" + std::to_string(i) + "\"}\n";
+  CurlReply reply = curl_request(post(
+      "/echo", zstd_compress(payload), {"Content-Encoding: zstd", "Accept-Encoding: zstd"}));
+  ASSERT_EQ(reply.code, CURLE_OK) << reply.error;
+  ASSERT_EQ(reply.status, 200);
+  {
+    std::lock_guard lock(mu_);
+    EXPECT_EQ(last_.body, payload);
+    EXPECT_EQ(last_.headers.count("content-encoding"), 0u);
+  }
+  EXPECT_EQ(reply.headers["content-encoding"], "zstd");
+  EXPECT_LT(reply.body.size(), payload.size() / 4);
+  EXPECT_EQ(zstd_decompress(reply.body, 1 << 20), payload);
+}
+
+TEST_F(HttpServerTest, GzipBothWaysWhenTheClientLacksZstd) {
+  start();
+  const std::string payload(10000, 'g');
+  CurlReply reply = curl_request(post(
+      "/echo", gzip_compress(payload), {"Content-Encoding: gzip", "Accept-Encoding: gzip, deflate"}));
+  ASSERT_EQ(reply.code, CURLE_OK) << reply.error;
+  ASSERT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.headers["content-encoding"], "gzip");
+  EXPECT_EQ(gzip_decompress(reply.body, 1 << 20), payload);
+
+  // No Accept-Encoding: plain.
+  CurlReply plain = curl_request(post("/echo", "abc"));
+  EXPECT_EQ(plain.body, "abc");
+  EXPECT_EQ(plain.headers.count("content-encoding"), 0u);
+}
+
+TEST_F(HttpServerTest, BodyOverTheLimitIs413AndNeverReachesTheHandler) {
+  start();
+  // Sent at once (curl adds no Expect under 1 MB): refused from its Content-Length.
+  CurlReply small = curl_request(post("/echo", std::string(256 * 1024, 'x')));
+  ASSERT_EQ(small.code, CURLE_OK) << small.error;
+  EXPECT_EQ(small.status, 413);
+  EXPECT_EQ(json_of(small.body)["error"]["code"], "body_too_large");
+
+  // With "Expect: 100-continue" (curl, over 1 MB): refused before the body is sent.
+  const auto start_time = std::chrono::steady_clock::now();
+  CurlReply large = curl_request(post("/echo", std::string(2 * 1024 * 1024, 'x')));
+  ASSERT_EQ(large.code, CURLE_OK) << large.error;
+  EXPECT_EQ(large.status, 413);
+  EXPECT_LT(since(start_time), 900ms);  // no wait for curl's 1 s Expect timeout
+  EXPECT_EQ(calls_, 0);
+
+  // A body just under the limit, with Expect, gets through.
+  CurlRequest fits = post("/echo", std::string(60 * 1024, 'y'), {"Expect: 100-continue"});
+  CurlReply ok = curl_request(fits);
+  ASSERT_EQ(ok.code, CURLE_OK) << ok.error;
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.body.size(), 60u * 1024);
+}
+
+TEST_F(HttpServerTest, CompressionBombIs413) {
+  start();
+  const std::string bomb = zstd_compress(std::string(32 * 1024 * 1024, '\0'));
+  ASSERT_LT(bomb.size(), 64u * 1024);  // small enough to pass the wire limit
+  CurlReply reply = curl_request(post("/echo", bomb, {"Content-Encoding: zstd"}));
+  ASSERT_EQ(reply.code, CURLE_OK) << reply.error;
+  EXPECT_EQ(reply.status, 413);
+  EXPECT_EQ(json_of(reply.body)["error"]["code"], "body_too_large");
+
+  const std::string gzip_bomb = gzip_compress(std::string(32 * 1024 * 1024, '\0'));
+  CurlReply gz = curl_request(post("/echo", gzip_bomb, {"Content-Encoding: gzip"}));
+  EXPECT_EQ(gz.status, 413);
+  EXPECT_EQ(calls_, 0);
+}
+
+TEST_F(HttpServerTest, CorruptOrUnknownEncodingIs4xxWithJsonError) {
+  start();
+  std::string corrupt = zstd_compress(std::string(5000, 'a'));
+  corrupt.resize(corrupt.size() / 2);
+  CurlReply bad = curl_request(post("/echo", corrupt, {"Content-Encoding: zstd"}));
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(json_of(bad.body)["error"]["code"], "invalid_input");
+
+  CurlReply br = curl_request(post("/echo", "x", {"Content-Encoding: br"}));
+  EXPECT_EQ(br.status, 415);
+  EXPECT_EQ(json_of(br.body)["error"]["code"], "unsupported_encoding");
+  EXPECT_EQ(calls_, 0);
+}
+
+TEST_F(HttpServerTest, HandlerExceptionsBecomeJsonErrors) {
+  start();
+  CurlReply invalid = curl_request(get("/invalid"));
+  EXPECT_EQ(invalid.status, 400);
+  const auto j = json_of(invalid.body);
+  EXPECT_EQ(j["error"]["code"], "validation");
+  EXPECT_EQ(j["error"]["where"], "record 0190");
+  EXPECT_EQ(j["error"]["issues"][0]["field"], "end_date");
+
+  EXPECT_EQ(curl_request(get("/missing")).status, 404);
+
+  CurlReply crash = curl_request(get("/crash"));
+  EXPECT_EQ(crash.status, 500);
+  EXPECT_EQ(json_of(crash.body)["error"]["code"], "internal");
+  EXPECT_EQ(crash.body.find("secret"), std::string::npos);
+
+  EXPECT_EQ(curl_request(get("/v1/health")).status, 200);  // still serving
+}
+
+TEST_F(HttpServerTest, MalformedHttpIs400) {
+  start();
+  test::RawTlsClient client(server_->port(), identity_.ca_cert);
+  ASSERT_TRUE(client.connected());
+  ASSERT_TRUE(client.write("THIS IS NOT HTTP\r\n\r\n"));
+  bool closed = false;
+  const std::string answer = client.read_until_close(3s, closed);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 400", 0), 0u) << answer;
+  EXPECT_NE(answer.find("\"bad_request\""), std::string::npos) << answer;
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(calls_, 0);
+}
+
+TEST_F(HttpServerTest, StalledClientsAreCutOffWhileOthersAreServed) {
+  ServerConfig c = config();
+  c.read_timeout = 1s;
+  start(c);
+
+  // Half a request header, then silence.
+  test::RawTlsClient half_header(server_->port(), identity_.ca_cert);
+  ASSERT_TRUE(half_header.connected());
+  ASSERT_TRUE(half_header.write("POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le"));
+  // A whole header and half its body, then silence.
+  test::RawTlsClient half_body(server_->port(), identity_.ca_cert);
+  ASSERT_TRUE(half_body.connected());
+  ASSERT_TRUE(half_body.write("POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n"
+                              "only part of it"));
+  // A bare TCP connection that starts a TLS record and never finishes its handshake.
+  const int raw = test::connect_loopback(server_->port());
+  ASSERT_GE(raw, 0);
+  ASSERT_EQ(::send(raw, "\x16\x03\x01", 3, MSG_NOSIGNAL), 3);
+
+  // Meanwhile, others are served at once.
+  for (int i = 0; i < 3; ++i) {
+    const auto t = std::chrono::steady_clock::now();
+    CurlReply reply = curl_request(get("/v1/health"));
+    EXPECT_EQ(reply.status, 200) << reply.error;
+    EXPECT_LT(since(t), 500ms);
+  }
+
+  bool closed = false;
+  std::chrono::milliseconds took{};
+  half_header.read_until_close(4s, closed, &took);
+  EXPECT_TRUE(closed) << "half a header held the connection";
+  EXPECT_LT(took, 3s);
+  half_body.read_until_close(4s, closed, &took);
+  EXPECT_TRUE(closed) << "half a body held the connection";
+  EXPECT_LT(took, 3s);
+  EXPECT_LT(test::wait_for_tcp_close(raw, 4s), 3s) << "an unfinished handshake held the connection";
+  ::close(raw);
+  EXPECT_EQ(calls_, 3);
+}
+
+TEST_F(HttpServerTest, TrickledBodyIsCutOffAtTheBodyTimeout) {
+  ServerConfig c = config();
+  c.read_timeout = 1s;
+  c.body_timeout = 1500ms;
+  start(c);
+  test::RawTlsClient client(server_->port(), identity_.ca_cert);
+  ASSERT_TRUE(client.connected());
+  ASSERT_TRUE(client.write("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"));
+  // One byte every 300 ms never trips the per-read timeout; the whole-body deadline stops it.
+  const auto start_time = std::chrono::steady_clock::now();
+  bool write_failed = false;
+  while (since(start_time) < 4s) {
+    if (!client.write("x")) {
+      write_failed = true;
+      break;
+    }
+    std::this_thread::sleep_for(300ms);
+  }
+  bool closed = write_failed;
+  if (!closed) client.read_until_close(1s, closed);
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(calls_, 0);
+}
+
+TEST_F(HttpServerTest, StopIsPromptWithIdleKeepAliveConnections) {
+  start();
+  // Three curl handles whose connections stay open after their request.
+  std::vector<CURL*> handles;
+  for (int i = 0; i < 3; ++i) {
+    handles.push_back(curl_easy_init());
+    CurlReply reply = test::curl_perform(handles.back(), get("/v1/health"));
+    ASSERT_EQ(reply.status, 200) << reply.error;
+  }
+  // A TLS connection that never sent a request, and a TCP one that never began its handshake.
+  test::RawTlsClient idle(server_->port(), identity_.ca_cert);
+  ASSERT_TRUE(idle.connected());
+  const int raw = test::connect_loopback(server_->port());
+  ASSERT_GE(raw, 0);
+  std::this_thread::sleep_for(100ms);
+
+  const auto start_time = std::chrono::steady_clock::now();
+  server_->stop();
+  EXPECT_LT(since(start_time), 1s);  // far under stop_grace (5 s) and the idle timeout (2 s)
+
+  bool closed = false;
+  idle.read_until_close(2s, closed);
+  EXPECT_TRUE(closed);
+  EXPECT_LT(test::wait_for_tcp_close(raw, 2s), 2s);
+  ::close(raw);
+  for (CURL* h : handles) curl_easy_cleanup(h);
+  server_->stop();  // idempotent
+}
+
+TEST_F(HttpServerTest, StopLetsARequestInFlightFinish) {
+  start();
+  auto reply = std::async(std::launch::async, [this] { return curl_request(get("/slow/x")); });
+  const auto wait_start = std::chrono::steady_clock::now();
+  while (!entered_slow_ && since(wait_start) < 5s) std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(entered_slow_);
+  const auto start_time = std::chrono::steady_clock::now();
+  server_->stop();
+  EXPECT_LT(since(start_time), 3s);
+  ASSERT_EQ(reply.wait_for(5s), std::future_status::ready);
+  CurlReply r = reply.get();
+  ASSERT_EQ(r.code, CURLE_OK) << r.error;
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "slow /slow/x");
+  EXPECT_EQ(r.headers["connection"], "close");
+  // And nothing is accepted any more.
+  CurlRequest after = get("/v1/health");
+  after.timeout_ms = 2000;
+  EXPECT_NE(curl_request(after).code, CURLE_OK);
+}
+
+TEST_F(HttpServerTest, Tls11ClientIsRefused) {
+  start();
+  CurlRequest old = get("/v1/health");
+  old.ssl_version = static_cast<long>(CURL_SSLVERSION_TLSv1_0) | static_cast<long>(CURL_SSLVERSION_MAX_TLSv1_1);
+  old.cipher_list = "DEFAULT:@SECLEVEL=0";  // so the refusal is the server's, not our client's
+  CurlReply reply = curl_request(old);
+  EXPECT_EQ(reply.code, CURLE_SSL_CONNECT_ERROR) << reply.error;
+  EXPECT_EQ(calls_, 0);
+
+  CurlRequest tls12 = get("/v1/health");
+  tls12.ssl_version = static_cast<long>(CURL_SSLVERSION_TLSv1_2) | static_cast<long>(CURL_SSLVERSION_MAX_TLSv1_2);
+  EXPECT_EQ(curl_request(tls12).status, 200);
+}
+
+TEST_F(HttpServerTest, ConnectionsOverTheLimitAreClosed) {
+  ServerConfig c = config();
+  c.max_connections = 1;
+  start(c);
+  test::RawTlsClient first(server_->port(), identity_.ca_cert);
+  ASSERT_TRUE(first.connected());
+  CurlRequest second = get("/v1/health");
+  second.timeout_ms = 2000;
+  EXPECT_NE(curl_request(second).code, CURLE_OK);
+}
+
+TEST_F(HttpServerTest, StartFailsClearlyOnBadFilesOrBusyPort) {
+  ServerConfig c = config();
+  c.key_file = dir_.path() / "missing.key";
+  HttpServer no_key(c, [](const HttpRequest&) { return HttpResponse{}; });
+  try {
+    no_key.start();
+    FAIL() << "started without a key";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::invalid_input);
+  }
+
+  const TlsIdentityPaths other = create_tls_identity(dir_.path() / "other");
+  c = config();
+  c.key_file = other.server_key;  // a key that is not the certificate's
+  HttpServer mismatched(c, [](const HttpRequest&) { return HttpResponse{}; });
+  EXPECT_THROW(mismatched.start(), Error);
+
+  start();
+  c = config();
+  c.port = server_->port();
+  HttpServer busy(c, [](const HttpRequest&) { return HttpResponse{}; });
+  try {
+    busy.start();
+    FAIL() << "bound a busy port";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::storage);
+  }
+}
+
+TEST_F(HttpServerTest, LogsOneLinePerRequestOnlyWhenVerbose) {
+  start();
+  ::testing::internal::CaptureStderr();
+  curl_request(get("/v1/health"));
+  server_->stop();
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+
+  ServerConfig c = config();
+  c.verbose = true;
+  start(c);
+  ::testing::internal::CaptureStderr();
+  curl_request(get("/v1/health"));
+  curl_request(get("/missing"));
+  server_->stop();
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 2) << log;
+  EXPECT_NE(log.find("\"GET /v1/health\" 200"), std::string::npos) << log;
+  EXPECT_NE(log.find("\"GET /missing\" 404"), std::string::npos) << log;
+}
+
+TEST_F(HttpServerTest, HeadGetsHeadersWithoutABody) {
+  start();
+  CURL* handle = curl_easy_init();
+  curl_easy_setopt(handle, CURLOPT_NOBODY, 1L);
+  CurlRequest head = get("/v1/health");
+  head.method = "HEAD";
+  CurlReply reply = test::curl_perform(handle, head);
+  ASSERT_EQ(reply.code, CURLE_OK) << reply.error;
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.body, "");
+  EXPECT_EQ(reply.headers["content-length"], std::to_string(std::string(R"({"status":"ok"})").size()));
+  // The connection is still in step: a GET on it works.
+  curl_easy_setopt(handle, CURLOPT_NOBODY, 0L);
+  reply = test::curl_perform(handle, get("/v1/health"));
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(json_of(reply.body)["status"], "ok");
+  curl_easy_cleanup(handle);
+}
+
+TEST_F(HttpServerTest, RunUntilSignalReturnsOnSigterm) {
+  start();
+  // Let run_until_signal install its handler, then send SIGTERM to this process.
+  std::thread killer([] {
+    const auto start_time = std::chrono::steady_clock::now();
+    while (since(start_time) < 5s) {
+      struct sigaction current {};
+      ::sigaction(SIGTERM, nullptr, &current);
+      if (current.sa_handler != SIG_DFL) break;
+      std::this_thread::sleep_for(5ms);
+    }
+    ::kill(::getpid(), SIGTERM);
+  });
+  auto done = std::async(std::launch::async, [this] { server_->run_until_signal(); });
+  const bool returned = done.wait_for(5s) == std::future_status::ready;
+  killer.join();
+  ASSERT_TRUE(returned);
+  CurlRequest after = get("/v1/health");
+  after.timeout_ms = 2000;
+  EXPECT_NE(curl_request(after).code, CURLE_OK);
+}
+
+TEST_F(HttpServerTest, RunUntilSignalReturnsWhenStoppedElsewhere) {
+  start();
+  auto done = std::async(std::launch::async, [this] { server_->run_until_signal(); });
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(curl_request(get("/v1/health")).status, 200);
+  server_->stop();
+  EXPECT_EQ(done.wait_for(5s), std::future_status::ready);
+}
+
+}  // namespace
+}  // namespace fieldsync

@@ -1,0 +1,169 @@
+// The real `fieldsync-hq serve` on 127.0.0.1 with real TLS, driven by the real `fieldsync`
+// binaries of several laptops: offline work on all sides, syncs in varying orders, concurrent
+// edits, a certificate HQ's CA did not sign, wrong and revoked tokens, and a clean shutdown.
+#include <gtest/gtest.h>
+
+#include "hq_fixture.hpp"
+
+namespace fieldsync {
+namespace {
+
+class Laptop {
+ public:
+  Laptop(std::filesystem::path home) : home_(std::move(home)) {}
+  RunResult run(std::vector<std::string> args, const std::string& input = {}) {
+    args.insert(args.begin(), {"--home", home_.string()});
+    return run_fieldsync(args, {}, input);
+  }
+  nlohmann::json json(std::vector<std::string> args) {
+    args.push_back("--json");
+    RunResult r = run(args);
+    EXPECT_EQ(r.exit_code, 0) << "fieldsync " << args[0] << ": " << r.err;
+    return r.exit_code == 0 ? nlohmann::json::parse(r.out) : nlohmann::json();
+  }
+  nlohmann::json sync() { return json({"sync"}); }
+  // Every record this laptop holds, deleted ones too: id -> {office, fields, deleted}.
+  std::map<std::string, nlohmann::json> records() {
+    std::map<std::string, nlohmann::json> out;
+    for (const auto& r : json({"list", "--deleted"})) out[r["id"]] = {{"office", r["office"]}, {"fields", r["fields"]}, {"deleted", r["deleted"]}};
+    return out;
+  }
+  const std::filesystem::path& home() const { return home_; }
+
+ private:
+  std::filesystem::path home_;
+};
+
+// The first `count` lines of the shared activities starting at line `from`, as a JSONL file.
+std::filesystem::path slice_of_activities(const std::filesystem::path& dir, int from, int count) {
+  std::ifstream in(shared_activities());
+  const auto path = dir / ("slice-" + std::to_string(from) + ".jsonl");
+  std::ofstream out(path);
+  std::string line;
+  for (int i = 0; std::getline(in, line) && i < from + count; ++i) {
+    if (i >= from) out << line << "\n";
+  }
+  return path;
+}
+
+class SyncIntegration : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    hq_ = std::make_unique<RunningHq>(dir_.path() / "hq");
+    ner_token_ = hq_->add_office("NER");
+    afg_token_ = hq_->add_office("AFG");
+    hq_->start();
+  }
+  Laptop enroll(const std::string& name, const std::string& office, const std::string& token) {
+    Laptop laptop(dir_.path() / name);
+    RunResult r = laptop.run({"init", "--office", office, "--hq", hq_->url(), "--ca", hq_->ca_file().string(), "--token", token});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return laptop;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<RunningHq> hq_;
+  std::string ner_token_, afg_token_;
+};
+
+TEST_F(SyncIntegration, OfficesWorkOfflineThenConvergeThroughHqWithConflictsShown) {
+  Laptop ner1 = enroll("ner1", "NER", ner_token_);
+  Laptop ner2 = enroll("ner2", "NER", ner_token_);
+  Laptop afg1 = enroll("afg1", "AFG", afg_token_);
+
+  // Offline: each office logs its own work.
+  ASSERT_EQ(ner1.run({"import", "activity", slice_of_activities(dir_.path(), 0, 60).string()}).exit_code, 0);
+  ASSERT_EQ(afg1.run({"import", "activity", slice_of_activities(dir_.path(), 60, 40).string()}).exit_code, 0);
+  const std::string id = ner1.json({"add", "activity", "title=Visite de terrain à Tillabéri", "priority_area=8",
+                                    "goal=2.8.1", "kind=field_visit", "status=ongoing", "institutions=IOFS"})["id"];
+
+  nlohmann::json first = ner1.sync();
+  EXPECT_EQ(first["sent"], 61);
+  EXPECT_GT(first["bytes_sent"].get<long>(), 0);
+  afg1.sync();
+  EXPECT_EQ(ner2.sync()["received"], 61);
+  EXPECT_EQ(ner2.records().size(), 61u) << "NER's second laptop gets NER's records, not AFG's";
+  EXPECT_EQ(afg1.records().size(), 40u) << "AFG never sees NER's records";
+
+  // Both NER laptops edit the same record offline, partly the same field.
+  ner1.json({"edit", id, "status=implemented", "participants=25"});
+  ner2.json({"edit", id, "status=cancelled", "institutions=IOFS,WFP"});
+  ner2.sync();
+  EXPECT_EQ(ner1.sync()["conflicts"], 1);
+  ner2.sync();
+
+  for (Laptop* laptop : {&ner1, &ner2}) {
+    nlohmann::json conflicts = laptop->json({"conflicts"});
+    ASSERT_EQ(conflicts.size(), 1u);
+    EXPECT_EQ(conflicts[0]["field"], "status");
+    nlohmann::json record = laptop->json({"show", id});
+    EXPECT_EQ(record["fields"]["participants"], 25) << "fields edited on one side only simply merge";
+    EXPECT_EQ(record["fields"]["institutions"], nlohmann::json({"IOFS", "WFP"}));
+  }
+  EXPECT_EQ(ner1.records(), ner2.records());
+
+  // Settled on one laptop, the resolution syncs like any edit and closes the conflict everywhere.
+  nlohmann::json settled = ner1.json({"conflicts", "resolve", id + ":status", "--take", "local"});
+  EXPECT_EQ(settled["value"], "implemented");
+  ner1.sync();
+  ner2.sync();
+  EXPECT_TRUE(ner2.json({"conflicts"}).empty());
+  EXPECT_EQ(ner2.json({"show", id})["fields"]["status"], "implemented");
+
+  // A deletion travels too; nothing is pending anywhere at the end.
+  ner2.json({"delete", id});
+  ner2.sync();
+  ner1.sync();
+  afg1.sync();
+  EXPECT_TRUE(ner1.json({"show", id})["deleted"]);
+  EXPECT_EQ(ner1.records(), ner2.records());
+  for (Laptop* laptop : {&ner1, &ner2, &afg1}) EXPECT_EQ(laptop->json({"status"})["pending_records"], 0);
+
+  // HQ holds every office's records, identical to what each office holds.
+  Laptop hq_view(hq_->home());
+  std::map<std::string, nlohmann::json> at_hq = hq_view.records();
+  EXPECT_EQ(at_hq.size(), 101u);
+  for (const auto& [rid, record] : ner1.records()) EXPECT_EQ(at_hq[rid], record) << rid;
+  for (const auto& [rid, record] : afg1.records()) EXPECT_EQ(at_hq[rid], record) << rid;
+
+  EXPECT_EQ(hq_->stop(), 0) << "SIGTERM stops HQ cleanly";
+}
+
+TEST_F(SyncIntegration, AServerCertificateNotSignedByThePinnedCaIsRefusedAndNothingIsSent) {
+  // A second HQ with its own CA; the laptop pins the first HQ's CA but is pointed at the second.
+  RunningHq impostor(dir_.path() / "impostor");
+  const std::string token = impostor.add_office("NER");
+  impostor.start();
+  Laptop laptop(dir_.path() / "ner");
+  ASSERT_EQ(laptop.run({"init", "--office", "NER", "--hq", impostor.url(), "--ca", hq_->ca_file().string(), "--token", token}).exit_code, 0);
+  laptop.json({"add", "activity", "title=Atelier", "priority_area=3", "goal=2.3.1", "kind=workshop", "status=planned"});
+  const std::string before = snapshot_store(impostor.store());
+  RunResult r = laptop.run({"sync"});
+  EXPECT_EQ(r.exit_code, 6);
+  EXPECT_NE(r.err.find("not signed by the CA pinned"), std::string::npos) << r.err;
+  EXPECT_EQ(snapshot_store(impostor.store()), before);
+  EXPECT_EQ(laptop.json({"status"})["pending_records"], 1) << "the change stays queued";
+}
+
+TEST_F(SyncIntegration, WrongAndRevokedTokensAreRefusedAndChangeNothing) {
+  Laptop wrong = enroll("wrong", "NER", std::string(64, 'a'));
+  wrong.json({"add", "activity", "title=Atelier", "priority_area=3", "goal=2.3.1", "kind=workshop", "status=planned"});
+  const std::string before = snapshot_store(hq_->store());
+  RunResult r = wrong.run({"sync"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("token"), std::string::npos) << r.err;
+  EXPECT_EQ(snapshot_store(hq_->store()), before);
+
+  Laptop ner = enroll("ner", "NER", ner_token_);
+  ner.json({"add", "activity", "title=Atelier", "priority_area=3", "goal=2.3.1", "kind=workshop", "status=planned"});
+  ASSERT_EQ(run_hq(hq_->home(), {"office", "revoke", "NER"}).exit_code, 0);
+  const std::string before_revoked = snapshot_store(hq_->store());
+  r = ner.run({"sync"});
+  EXPECT_EQ(r.exit_code, 3) << "the running server sees the revocation";
+  EXPECT_EQ(snapshot_store(hq_->store()), before_revoked);
+  nlohmann::json offices = nlohmann::json::parse(run_hq(hq_->home(), {"office", "list", "--json"}).out);
+  EXPECT_EQ(offices[0]["active"], false);
+}
+
+}  // namespace
+}  // namespace fieldsync

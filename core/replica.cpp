@@ -144,19 +144,26 @@ PreparedRecord Replica::prepare(NewRecord item) const {
   return prepared;
 }
 
-void Replica::insert_new(const Record& record, const std::string& fields_json) {
-  Query q = store_->query("INSERT INTO records(id, type, office, schema_version, fields, creator, created_by, "
-                          "deleted, created_hlc, updated_hlc) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?8, 0, ?7, ?7)");
+void Replica::insert_row(const Record& record, const std::string& fields_json, const std::string& states_json) {
+  Query q = store_->query("INSERT INTO records(id, type, office, schema_version, fields, states, creator, created_by, "
+                          "deleted, created_hlc, updated_hlc) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
   q.bind(1, record.id)
       .bind(2, record.type)
       .bind(3, record.office)
       .bind(4, std::int64_t{record.schema_version})
       .bind(5, fields_json)
-      .bind(6, record.creator)
-      .bind(7, static_cast<std::int64_t>(record.created))
+      .bind(6, states_json)
+      .bind(7, record.creator)
       .bind(8, record.created_by)
+      .bind(9, std::int64_t{record.deleted ? 1 : 0})
+      .bind(10, static_cast<std::int64_t>(record.created))
+      .bind(11, static_cast<std::int64_t>(record.updated))
       .run();
-  // No history row: the creation is the record's own (see store_schema.hpp).
+}
+
+void Replica::insert_new(const Record& record, const std::string& fields_json) {
+  // Every field as created: nothing in `states`, no history row (see store_schema.hpp).
+  insert_row(record, fields_json, "{}");
   Query outbox = store_->query("INSERT INTO outbox(record_id, fields, last_hlc) VALUES(?1, NULL, ?2)");
   outbox.bind(1, record.id).bind(2, static_cast<std::int64_t>(record.created)).run();
   if (is_hq()) {
@@ -168,20 +175,7 @@ void Replica::insert_new(const Record& record, const std::string& fields_json) {
 }
 
 void Replica::insert_record(const Record& record) {
-  Query q = store_->query("INSERT INTO records(id, type, office, schema_version, fields, states, creator, created_by, "
-                          "deleted, created_hlc, updated_hlc) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
-  q.bind(1, record.id)
-      .bind(2, record.type)
-      .bind(3, record.office)
-      .bind(4, std::int64_t{record.schema_version})
-      .bind(5, record.fields.dump())
-      .bind(6, stored_states(record))
-      .bind(7, record.creator)
-      .bind(8, record.created_by)
-      .bind(9, std::int64_t{record.deleted ? 1 : 0})
-      .bind(10, static_cast<std::int64_t>(record.created))
-      .bind(11, static_cast<std::int64_t>(record.updated))
-      .run();
+  insert_row(record, record.fields.dump(), stored_states(record));
   refresh_conflicts(record);
 }
 

@@ -173,6 +173,7 @@ class Replica {
   const PluginHost& types() const { return types_; }
 
  private:
+  void insert_row(const Record& record, const std::string& fields_json, const std::string& states_json);
   void insert_new(const Record& record, const std::string& fields_json);
   void insert_record(const Record& record);
   void write_history(const Record& record, const FieldVersion& version, const std::string& author,

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -36,7 +37,9 @@ class ChildProcess {
     for (char** e = environ; *e != nullptr; ++e) {
       std::string entry = *e;
       const std::string key = entry.substr(0, entry.find('='));
-      if (env.count(key) == 0) env_strings.push_back(entry);
+      // Test traffic goes to loopback only: never through a proxy the environment may name.
+      static const std::set<std::string> proxies = {"http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"};
+      if (env.count(key) == 0 && proxies.count(key) == 0) env_strings.push_back(entry);
     }
     for (const auto& [key, value] : env) env_strings.push_back(key + "=" + value);
     pid_ = fork();

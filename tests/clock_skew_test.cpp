@@ -5,6 +5,7 @@
 // Real parts: HQ's HttpServer with TLS on 127.0.0.1, the libcurl client, replicas on disk.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <thread>
 
 #include "core/plugin_host.hpp"
@@ -25,6 +26,8 @@ constexpr std::int64_t kThreeDays = 3LL * 86'400'000;
 class ClockSkew : public ::testing::Test {
  protected:
   void SetUp() override {
+    // Talk to 127.0.0.1 directly, whatever proxy the machine running the tests has set.
+    for (const char* name : {"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"}) ::unsetenv(name);
     host_.load_directory(FIELDSYNC_TEST_PLUGIN_DIR);
     const auto hq_home = dir_.path() / "hq";
     Replica::create(hq_home, "HQ");

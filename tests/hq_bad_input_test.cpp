@@ -15,13 +15,10 @@ using test::CurlReply;
 using test::CurlRequest;
 using test::curl_request;
 
-class HqBadInput : public ::testing::Test {
+class HqBadInput : public HqWithOffices {
  protected:
   void SetUp() override {
-    hq_ = std::make_unique<RunningHq>(dir_.path() / "hq");
-    ner_token_ = hq_->add_office("NER");
-    afg_token_ = hq_->add_office("AFG");
-    hq_->start();
+    HqWithOffices::SetUp();
     host_.load_directory(FIELDSYNC_TEST_PLUGIN_DIR);
   }
 
@@ -63,10 +60,7 @@ class HqBadInput : public ::testing::Test {
     EXPECT_EQ(snapshot_store(hq_->store()), before) << "HQ's store changed";
   }
 
-  TempDir dir_;
   PluginHost host_;
-  std::unique_ptr<RunningHq> hq_;
-  std::string ner_token_, afg_token_;
   int counter_ = 0;
 };
 

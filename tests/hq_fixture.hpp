@@ -61,4 +61,19 @@ class RunningHq {
   std::unique_ptr<ChildProcess> server_;
 };
 
+// A running HQ with two enrolled offices, NER and AFG, in a fresh temp folder.
+class HqWithOffices : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    hq_ = std::make_unique<RunningHq>(dir_.path() / "hq");
+    ner_token_ = hq_->add_office("NER");
+    afg_token_ = hq_->add_office("AFG");
+    hq_->start();
+  }
+
+  TempDir dir_;
+  std::unique_ptr<RunningHq> hq_;
+  std::string ner_token_, afg_token_;
+};
+
 }  // namespace fieldsync

@@ -13,6 +13,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "test_support.hpp"
+
 namespace fieldsync {
 namespace {
 
@@ -27,25 +29,6 @@ const fs::path kBadDir = kFixtureDir / "bad";
 const fs::path kNote = kFixtureDir / "note" / "libfixture_note.so";
 const fs::path kNoteV2 = kFixtureDir / "note_v2" / "libfixture_note_v2.so";
 
-// A fresh folder under the system temp dir, removed with everything in it at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device random;
-    path_ = fs::temp_directory_path() / ("fieldsync_plugin_host_" + std::to_string(random()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // Sets (or unsets) an environment variable for one test and restores the old value after.
 class ScopedEnv {

@@ -46,30 +46,24 @@ std::filesystem::path slice_of_activities(const std::filesystem::path& dir, int 
   return path;
 }
 
-class SyncIntegration : public ::testing::Test {
+class SyncIntegration : public HqWithOffices {
  protected:
-  void SetUp() override {
-    hq_ = std::make_unique<RunningHq>(dir_.path() / "hq");
-    ner_token_ = hq_->add_office("NER");
-    afg_token_ = hq_->add_office("AFG");
-    hq_->start();
-  }
   Laptop enroll(const std::string& name, const std::string& office, const std::string& token) {
     Laptop laptop(dir_.path() / name);
     RunResult r = laptop.run({"init", "--office", office, "--hq", hq_->url(), "--ca", hq_->ca_file().string(), "--token", token});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return laptop;
   }
-
-  TempDir dir_;
-  std::unique_ptr<RunningHq> hq_;
-  std::string ner_token_, afg_token_;
 };
 
 TEST_F(SyncIntegration, OfficesWorkOfflineThenConvergeThroughHqWithConflictsShown) {
   Laptop ner1 = enroll("ner1", "NER", ner_token_);
   Laptop ner2 = enroll("ner2", "NER", ner_token_);
   Laptop afg1 = enroll("afg1", "AFG", afg_token_);
+  EXPECT_EQ(std::filesystem::status(ner1.home() / "token").permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write)
+      << "the token is readable by its owner only";
+  EXPECT_EQ(read_file(hq_->home() / "offices.json").find(ner_token_), std::string::npos) << "HQ keeps only a hash";
 
   // Offline: each office logs its own work.
   ASSERT_EQ(ner1.run({"import", "activity", slice_of_activities(dir_.path(), 0, 60).string()}).exit_code, 0);

@@ -40,6 +40,7 @@ void register_replica_commands(CLI::App& app, CommandState& state) {
   status->callback([&state] {
     OpenReplica replica(state.options);
     const ReplicaStatus s = replica->status();
+    const auto enrollment = load_enrollment(replica->home());
     if (state.options.json) {
       nlohmann::json by_type = nlohmann::json::object();
       for (const auto& t : s.by_type) by_type[t.type] = {{"records", t.live}, {"deleted", t.deleted}};
@@ -51,7 +52,8 @@ void register_replica_commands(CLI::App& app, CommandState& state) {
                   {"by_type", by_type},
                   {"pending_records", s.pending_records},
                   {"pending_changes", s.pending_changes},
-                  {"clock", format_hlc_time(s.clock)}});
+                  {"clock", format_hlc_time(s.clock)},
+                  {"hq", enrollment ? nlohmann::json(enrollment->hq_url) : nlohmann::json(nullptr)}});
       return;
     }
     std::cout << "office:           " << s.office << "\n"
@@ -62,8 +64,11 @@ void register_replica_commands(CLI::App& app, CommandState& state) {
       std::cout << "  " << t.type << ": " << t.live << " (" << t.deleted << " deleted)\n";
     }
     std::cout << "pending changes:  " << s.pending_changes << " field changes in " << s.pending_records
-              << " records, not yet sent to HQ\n"
+              << " records, not yet sent\n"
               << "clock:            " << format_hlc_time(s.clock) << "\n";
+    if (s.office != "HQ") {
+      std::cout << "HQ:               " << (enrollment ? enrollment->hq_url : "not enrolled (`fieldsync enroll`)") << "\n";
+    }
   });
 
   auto* types = app.add_subcommand("types", "The data types this replica can work with (installed plugins)");

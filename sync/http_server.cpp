@@ -1,5 +1,6 @@
 // HttpServer: the listener, the threads, start and a clean stop. One connection is a Session
 // (http_session.cpp).
+#include "sync/internal/openssl_error.hpp"
 #include "sync/http_server.hpp"
 
 #include <openssl/err.h>
@@ -177,14 +178,7 @@ void require(bool ok, const char* what) {
   if (!ok) throw Error(Errc::invalid_input, std::string("server configuration: ") + what);
 }
 
-std::string openssl_error() {
-  const unsigned long code = ERR_get_error();
-  ERR_clear_error();
-  if (code == 0) return "unknown error";
-  char buf[256];
-  ERR_error_string_n(code, buf, sizeof buf);
-  return buf;
-}
+using internal::openssl_error;
 
 // TLS 1.2 and newer, HQ's certificate chain and its key.
 void configure_tls(ssl::context& ctx, const ServerConfig& config) {

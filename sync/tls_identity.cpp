@@ -1,5 +1,7 @@
 #include "sync/tls_identity.hpp"
 
+#include "sync/internal/openssl_error.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -34,15 +36,7 @@ using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
 using BnPtr = std::unique_ptr<BIGNUM, Deleter<BIGNUM, BN_free>>;
 using ExtPtr = std::unique_ptr<X509_EXTENSION, Deleter<X509_EXTENSION, X509_EXTENSION_free>>;
 
-// The newest OpenSSL error, in words, and the queue cleared for the next call.
-std::string openssl_error() {
-  const unsigned long code = ERR_get_error();
-  ERR_clear_error();
-  if (code == 0) return "unknown OpenSSL error";
-  char buf[256];
-  ERR_error_string_n(code, buf, sizeof buf);
-  return buf;
-}
+using internal::openssl_error;
 
 void check(bool ok, const char* what, Errc code = Errc::internal) {
   if (!ok) throw Error(code, std::string(what) + ": " + openssl_error());

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "core/error.hpp"
 #include "core/text.hpp"
 #include "plugins/activity/activity_rules.hpp"
 
@@ -12,7 +13,11 @@ namespace {
 // Text in canonical form; ill-formed UTF-8 is kept as it is for check() to report ("utf8").
 void normalize_text(nlohmann::json& value) {
   auto& s = value.get_ref<std::string&>();
-  if (text::is_valid_utf8(s)) s = text::normalize(s);
+  try {
+    s = text::normalize(s);  // one pass over the text: it validates as it goes
+  } catch (const Error&) {
+    // Invalid UTF-8 stays as it is: check() reports it with the field's name.
+  }
 }
 
 void ascii_case(nlohmann::json& value, bool upper) {

@@ -30,6 +30,17 @@ std::int64_t parse_since(const std::string& text) {
   return static_cast<std::int64_t>(timegm(&tm)) * 1000;
 }
 
+// A count typed on the command line: digits only (CLI11 would turn "-3" into a huge unsigned
+// number, or 0, and the command would run). Its message reads better than NonNegativeNumber's
+// "not in range 0.000000 to 1.79e308".
+const CLI::Validator kCount(
+    [](std::string& value) -> std::string {
+      const bool digits = !value.empty() && value.size() <= 18 &&
+                          value.find_first_not_of("0123456789") == std::string::npos;
+      return digits ? std::string() : "must be a whole number, 0 or more (not '" + value + "')";
+    },
+    "COUNT");
+
 }  // namespace
 
 void register_query_commands(CLI::App& app, CommandState& state) {
@@ -48,7 +59,7 @@ void register_query_commands(CLI::App& app, CommandState& state) {
   list->add_option("--since", args->since, "Only records changed on or after this date (UTC)");
   list->add_option("--search", args->search, "Text to find in the record's text (any case, Arabic or Latin)");
   list->add_flag("--deleted", args->deleted, "Include deleted records");
-  list->add_option("--limit", args->limit, "At most this many records");
+  list->add_option("--limit", args->limit, "At most this many records (0: no limit)")->check(kCount);
   list->callback([&state, args] {
     OpenReplica replica(state.options);
     ListFilter filter;

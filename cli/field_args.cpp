@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.hpp"
+#include "core/json_input.hpp"
 #include "core/text.hpp"
 
 namespace fieldsync::cli {
@@ -39,10 +40,21 @@ nlohmann::json parse_number(const std::string& text, bool integer_only) {
   return text;  // left as text: the schema check names the field and says a number is needed
 }
 
-nlohmann::json parse_list(const std::string& text) {
+// A list typed as JSON (`institutions=["SESRIC", "ISESCO"]`) or as comma-separated text. Text
+// that is not JSON at all is taken as the comma-separated form; JSON that breaks a rule of
+// parse_json_input (too deep, a NUL, a key twice) is refused, naming the field.
+nlohmann::json parse_list(const std::string& key, const std::string& text) {
   if (!text.empty() && text.front() == '[') {
-    auto parsed = nlohmann::json::parse(text, nullptr, false);
-    if (!parsed.is_discarded()) return parsed;
+    try {
+      return parse_json_input(text, "field " + key);
+    } catch (const Error& e) {
+      const std::string rule = e.issues().empty() ? std::string() : e.issues().front().rule;
+      if (rule != "json" && rule != "utf8") {
+        std::vector<FieldIssue> issues = e.issues();
+        for (auto& issue : issues) issue.field = key;
+        throw Error(e.code(), e.what(), e.where(), std::move(issues));
+      }
+    }
   }
   nlohmann::json out = nlohmann::json::array();
   std::size_t start = 0;
@@ -74,7 +86,7 @@ nlohmann::json parse_field_args(const std::vector<std::string>& args, const nloh
     } else if (type == "number") {
       fields[key] = parse_number(value, false);
     } else if (type == "array") {
-      fields[key] = parse_list(value);
+      fields[key] = parse_list(key, value);
     } else if (type == "boolean" && (value == "true" || value == "false")) {
       fields[key] = value == "true";
     } else {
@@ -93,15 +105,8 @@ nlohmann::json read_fields_file(const std::string& path, std::string& id) {
     if (!in) throw Error(Errc::invalid_input, "cannot read the file", path);
     content.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
-  if (auto bad = text::first_invalid_utf8(content); bad != std::string::npos) {
-    throw Error(Errc::invalid_input, "the file is not valid UTF-8 (byte " + std::to_string(bad) + ")", path);
-  }
-  nlohmann::json parsed;
-  try {
-    parsed = nlohmann::json::parse(content);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error(Errc::invalid_input, std::string("malformed JSON: ") + e.what(), path);
-  }
+  // Malformed JSON or UTF-8, nesting past the limit, a key twice, a NUL: refused, naming the field.
+  nlohmann::json parsed = parse_json_input(content, path == "-" ? std::string("standard input") : path);
   if (!parsed.is_object()) throw Error(Errc::invalid_input, "the file must hold a JSON object of fields", path);
   if (parsed.contains("fields") && parsed["fields"].is_object()) {
     if (parsed.contains("id")) {

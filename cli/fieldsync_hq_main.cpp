@@ -74,6 +74,8 @@ int main(int argc, char** argv) {
     config.cert_file = tls.server_cert;
     config.key_file = tls.server_key;
     config.verbose = verbose;
+    // The token is checked as soon as a request's head arrives, before its body is read.
+    config.authorize = [&service](const HttpRequestHead& head) { return service.authorize(head); };
     HttpServer server(config, [&service](const HttpRequest& request) { return service.handle(request); });
     server.start();
     const std::string url = "https://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +

@@ -10,6 +10,7 @@
 
 #include "cli/cli_context.hpp"
 #include "core/error.hpp"
+#include "core/json_input.hpp"
 #include "core/text.hpp"
 #include "core/tuning.hpp"
 
@@ -107,12 +108,16 @@ PreparedRecord check_line(const Replica& replica, const std::string& type, const
     rejected.error = Error(Errc::invalid_input, why, where);
     return rejected;
   };
-  nlohmann::json parsed = nlohmann::json::parse(line.text, nullptr, false);
-  if (parsed.is_discarded()) {
-    // The JSON parser refuses invalid UTF-8 too; only then is the line scanned again, to say where.
-    const auto bad = text::first_invalid_utf8(line.text);
-    return reject(bad != std::string::npos ? "the line is not valid UTF-8 (byte " + std::to_string(bad + 1) + ")"
-                                           : "the line is not valid JSON");
+  // Malformed JSON, invalid UTF-8, nesting past the limit, a key twice, a NUL: refused here,
+  // naming the line and the field, and the import goes on with the next line.
+  nlohmann::json parsed;
+  try {
+    parsed = parse_json_input(line.text, where);
+  } catch (const Error& e) {
+    PreparedRecord rejected;
+    rejected.type = type;
+    rejected.error = e;
+    return rejected;
   }
   if (!parsed.is_object() || !parsed.contains("fields") || !parsed["fields"].is_object()) {
     return reject("the line needs a \"fields\" object");
@@ -182,6 +187,11 @@ ImportCounts ImportJob::run(const Progress& on_batch_committed) {
     in_flight.pop_front();
   }
   return counts;
+}
+
+PreparedRecord check_import_line(const Replica& replica, const std::string& type, std::int64_t number,
+                                 std::string text) {
+  return check_line(replica, type, PendingLine{number, std::move(text)});
 }
 
 std::filesystem::path default_rejects_file(const std::filesystem::path& home, const std::filesystem::path& input) {

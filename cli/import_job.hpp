@@ -46,6 +46,12 @@ class ImportJob {
   std::filesystem::path rejects_;
 };
 
+// What ImportJob does with one line (`number` counts from 1, `text` without its line end): the
+// JSON, its shape, then the type's checks through Replica::prepare. Never throws for bad input:
+// the result carries the error. Exposed for the fuzz target tests/fuzz/fuzz_import_line.cpp.
+PreparedRecord check_import_line(const Replica& replica, const std::string& type, std::int64_t number,
+                                 std::string text);
+
 // The default rejects file: HOME/rejects/<input stem>-<UTC time>.jsonl.
 std::filesystem::path default_rejects_file(const std::filesystem::path& home, const std::filesystem::path& input);
 

@@ -148,6 +148,13 @@ FieldState field_state_from_json(const nlohmann::json& json, const std::string& 
   }
   // Canonical order, whatever the sender did: the same state is the same bytes everywhere.
   std::sort(state.heads.begin(), state.heads.end(), by_version);
+  // One version names one write: the same version twice is a repetition, never two values.
+  for (std::size_t i = 1; i < state.heads.size(); ++i) {
+    if (state.heads[i].version == state.heads[i - 1].version && !(state.heads[i] == state.heads[i - 1])) {
+      fail("version (" + std::to_string(state.heads[i].version.hlc) + ", \"" + state.heads[i].version.replica +
+           "\") names two different writes");
+    }
+  }
   state.heads.erase(std::unique(state.heads.begin(), state.heads.end(),
                                 [](const FieldWrite& a, const FieldWrite& b) { return a.version == b.version; }),
                     state.heads.end());

@@ -1,6 +1,7 @@
 #include "core/record_json.hpp"
 
 #include "core/error.hpp"
+#include "core/json_walk.hpp"
 #include "core/text.hpp"
 
 namespace fieldsync {
@@ -52,29 +53,15 @@ nlohmann::json history_to_json(const HistoryEntry& entry) {
   };
 }
 
-namespace {
-
-void check_utf8(const nlohmann::json& value, const std::string& field, const std::string& where) {
-  auto fail = [&](const std::string& what) {
-    throw Error(Errc::invalid_input, "text is not valid UTF-8", where,
-                {FieldIssue{field, "utf8", what + " is not valid UTF-8 text"}});
-  };
-  if (value.is_string()) {
-    if (!text::is_valid_utf8(value.get_ref<const std::string&>())) fail("the value");
-  } else if (value.is_array()) {
-    for (const auto& item : value) check_utf8(item, field, where);
-  } else if (value.is_object()) {
-    for (const auto& [key, item] : value.items()) {
-      if (!text::is_valid_utf8(key)) fail("the field name");
-      check_utf8(item, field.empty() ? key : field, where);
-    }
-  }
-}
-
-}  // namespace
-
 void require_valid_utf8(const nlohmann::json& value, const std::string& where) {
-  check_utf8(value, "", where);
+  // Iterative (json_walk): `value` may come from anyone and nest as deep as its sender likes.
+  json_walk::for_each_text(value, [&](const std::string& text, bool is_key, const std::string& field) {
+    if (text::is_valid_utf8(text)) return true;
+    // A top-level key names itself: say no name then rather than repeat the broken bytes.
+    const std::string name = text::is_valid_utf8(field) ? field : std::string();
+    throw Error(Errc::invalid_input, "text is not valid UTF-8", where,
+                {FieldIssue{name, "utf8", std::string(is_key ? "the field name" : "the value") + " is not valid UTF-8 text"}});
+  });
 }
 
 }  // namespace fieldsync

@@ -4,7 +4,9 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "core/change_check.hpp"
 #include "core/error.hpp"
+#include "core/json_walk.hpp"
 #include "core/record_json.hpp"
 #include "core/record_state.hpp"
 #include "core/store.hpp"
@@ -48,14 +50,15 @@ Record read_record(const Query& q) {
   return record;
 }
 
-// Every string value of a record (top level and inside arrays), for search.
+// Every string value of a record (top level and inside arrays), for search. Iterative.
 void collect_text(const nlohmann::json& value, std::string& out) {
-  if (value.is_string()) {
-    out += value.get_ref<const std::string&>();
-    out += '\n';
-  } else if (value.is_array() || value.is_object()) {
-    for (const auto& item : value) collect_text(item, out);
-  }
+  json_walk::for_each_text(value, [&out](const std::string& text, bool is_key, const std::string&) {
+    if (!is_key) {
+      out += text;
+      out += '\n';
+    }
+    return true;
+  });
 }
 
 // "1 rule", "3 rules". (Built before the issues are moved into the Error.)

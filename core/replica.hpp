@@ -22,6 +22,7 @@
 namespace fieldsync {
 
 class Store;
+class FieldValueChecker;
 
 // One record to add in a batch (import).
 struct NewRecord {
@@ -127,11 +128,21 @@ class Replica {
   void acknowledge(const std::vector<OutboxMark>& marks);
 
   // Merges changes from another replica into this one, in one transaction (with `cursor`, if
-  // given, stored as the new pull cursor in the same transaction). With `check`, every changed
-  // record must still pass its type's checks, else Error(validation) and nothing is stored.
-  // Observes every version seen, so later local writes are newer than anything merged.
+  // given, stored as the new pull cursor in the same transaction). Observes every version seen,
+  // so later local writes are newer than anything merged.
+  //
+  // Everything a change carries is checked first (see change_check.hpp), and when anything is
+  // wrong it throws and neither the store, the cursor nor the clock changes:
+  //   - every version well-formed, not before tuning::kOldestVersionMillis and not past
+  //     `newest_allowed` (default: this replica's corrected clock + kMaxClockAheadMillis; a laptop
+  //     passes HQ's reported time + the margin) — Error(invalid_input);
+  //   - a tombstone write is true or false; a version already known here names the same write
+  //     (one version, one value) — Error(invalid_input);
+  //   - with `check`, every new write's value passes its field's schema (losing concurrent
+  //     writes too), and every changed record still passes its type's checks — Error(validation).
   ApplySummary apply_changes(const std::vector<RecordChange>& changes, bool check,
-                             std::optional<std::int64_t> cursor = std::nullopt);
+                             std::optional<std::int64_t> cursor = std::nullopt,
+                             std::optional<Hlc> newest_allowed = std::nullopt);
 
   // The pull cursor this replica last stored (0 before the first pull).
   std::int64_t pull_cursor();
@@ -151,10 +162,13 @@ class Replica {
   // Persists the clock offset (milliseconds to add to this laptop's wall clock).
   void set_clock_offset(std::int64_t offset_millis);
   // After HQ said this replica's clock runs ahead (its writes would win every conflict): every
-  // unsent write of this replica stamped after `limit` gets the time it was really made, its
-  // stamp plus `offset_millis` (HQ's clock minus this laptop's), keeping their order. No other
-  // replica has seen those versions, so they may change. The clock restarts from `limit` or the
-  // newest version already sent, whichever is later. Returns how many versions changed.
+  // unsent write of this replica stamped after `limit` gets the time it was really made, keeping
+  // their order: `offset_millis` is the new offset (HQ's clock minus this laptop's wall clock),
+  // and as those writes were stamped with the offset in effect until now, each moves by the
+  // difference (corrected once, never twice). The new offset is then in effect and persisted.
+  // No other replica has seen those versions, so they may change. The clock restarts from
+  // `limit` or the newest version already sent, whichever is later. Returns how many versions
+  // changed.
   std::size_t restamp_unsent(Hlc limit, std::int64_t offset_millis);
 
   // The full id of the record `id_or_prefix` names (a whole UUID, or a unique prefix of at
@@ -187,6 +201,8 @@ class Replica {
   Record require_writable(const std::string& id_or_prefix);
   Record write_fields(Record record, const std::map<std::string, nlohmann::json>& values);
   bool is_hq() const { return office_ == "HQ"; }
+  // The per-field schema check of `type` (built once per type, on first use).
+  const FieldValueChecker& value_checker(const DataType& type);
 
   std::filesystem::path home_;
   const PluginHost& types_;
@@ -195,6 +211,7 @@ class Replica {
   std::string office_;
   std::string replica_id_;
   std::string author_;
+  std::map<std::string, std::unique_ptr<FieldValueChecker>> value_checkers_;  // by type name
 };
 
 }  // namespace fieldsync

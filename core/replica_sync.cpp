@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <set>
 
+#include "core/change_check.hpp"
 #include "core/error.hpp"
 #include "core/record_json.hpp"
 #include "core/record_state.hpp"
@@ -88,15 +89,38 @@ void Replica::acknowledge(const std::vector<OutboxMark>& marks) {
   transaction.commit();
 }
 
+const FieldValueChecker& Replica::value_checker(const DataType& type) {
+  auto& checker = value_checkers_[type.name()];
+  if (!checker) checker = std::make_unique<FieldValueChecker>(type.schema());
+  return *checker;
+}
+
 ApplySummary Replica::apply_changes(const std::vector<RecordChange>& changes, bool check,
-                                    std::optional<std::int64_t> cursor) {
-  ApplySummary summary;
-  Store::Transaction transaction(*store_);
+                                    std::optional<std::int64_t> cursor, std::optional<Hlc> newest_allowed) {
+  // First every change as it stands, before the store or the clock is touched: a bad version
+  // observed, even by a change refused later, would date every later write of this replica.
+  const Hlc allowed = newest_allowed ? *newest_allowed : newest_allowed_at(clock_.wall_millis() + clock_.offset_millis());
+  Hlc newest_seen = 0;
   for (const auto& change : changes) {
     const std::string where = "record " + change.id;
     if (uuid::canonical(change.id) != change.id) throw Error(Errc::invalid_input, "the record id is not a lower-case UUID", where);
     if (change.fields.empty()) throw Error(Errc::invalid_input, "the change carries no field", where);
-    clock_.observe(newest_version(change));
+    const VersionVerdict verdict = check_versions(change, allowed);
+    if (verdict.fault == VersionFault::ahead) {
+      throw Error(Errc::invalid_input, verdict.message + ", ahead of the clock it is checked against (" +
+                                           format_hlc_time(allowed) + " at most)", where);
+    }
+    if (verdict.fault != VersionFault::none) throw Error(Errc::invalid_input, verdict.message, where);
+    if (auto issues = check_tombstones(change); !issues.empty()) {
+      throw Error(Errc::invalid_input, "the tombstone of the record holds a value", where, std::move(issues));
+    }
+    newest_seen = std::max(newest_seen, newest_version(change));
+  }
+
+  ApplySummary summary;
+  Store::Transaction transaction(*store_);
+  for (const auto& change : changes) {
+    const std::string where = "record " + change.id;
     auto type = types_.find(change.type);
     auto existing = find(change.id);
     Record record;
@@ -109,11 +133,41 @@ ApplySummary Replica::apply_changes(const std::vector<RecordChange>& changes, bo
       record.created = change.created.hlc;
       record.creator = change.created.replica;
       record.created_by = change.created_by;
-      record.state = change.fields;
-      for (const auto& [field, state] : change.fields) changed.push_back(field);
     } else {
       require_same_identity(*existing, change);
       record = *existing;
+    }
+    for (const auto& [field, state] : change.fields) {
+      const FieldState& known = record.state[field];
+      for (const auto& head : state.heads) {
+        const auto same = std::find_if(known.heads.begin(), known.heads.end(),
+                                       [&](const FieldWrite& w) { return w.version == head.version; });
+        if (same != known.heads.end()) {
+          // One version names one write: a re-send is fine, another value under it is not.
+          if (*same != head) {
+            throw Error(Errc::invalid_input,
+                        "field '" + field + "' of record " + change.id + " already holds version (" +
+                            std::to_string(head.version.hlc) + ", \"" + head.version.replica +
+                            "\") with another value: one version names one value",
+                        where, {FieldIssue{field, "version_reused", "this version was stored with another value"}});
+          }
+          continue;
+        }
+        // A new write, shown or not: it is stored, so its value must be one the field may hold.
+        if (check && type && field != kDeletedField) {
+          auto issues = value_checker(*type).check(field, head.value);
+          if (!issues.empty()) {
+            const std::string message = "a write of field '" + field + "' of the " + change.type + " record breaks " +
+                                        std::to_string(issues.size()) + (issues.size() == 1 ? " rule" : " rules");
+            throw Error(Errc::validation, message, where, std::move(issues));
+          }
+        }
+      }
+    }
+    if (!existing) {
+      record.state = change.fields;
+      for (const auto& [field, state] : change.fields) changed.push_back(field);
+    } else {
       for (const auto& [field, state] : change.fields) {
         if (merge_field(record.state[field], state)) changed.push_back(field);
       }
@@ -124,9 +178,10 @@ ApplySummary Replica::apply_changes(const std::vector<RecordChange>& changes, bo
     if (check && type) {
       auto issues = type->check(record.fields);
       if (!issues.empty()) {
-        throw Error(Errc::validation, "the " + record.type + " record would break " + std::to_string(issues.size()) +
-                                          (issues.size() == 1 ? " rule" : " rules"),
-                    where, std::move(issues));
+        // The count first: the issues are moved into the Error.
+        const std::string message = "the " + record.type + " record would break " + std::to_string(issues.size()) +
+                                    (issues.size() == 1 ? " rule" : " rules");
+        throw Error(Errc::validation, message, where, std::move(issues));
       }
     }
     const std::size_t conflicts_before = existing ? conflicts_of(*existing, type.get()).size() : 0;
@@ -149,8 +204,17 @@ ApplySummary Replica::apply_changes(const std::vector<RecordChange>& changes, bo
     note_changed(record, changed);
   }
   if (cursor) store_->set_meta("pull_cursor", std::to_string(*cursor));
-  persist_clock();
-  transaction.commit();
+  // Only now, with every change checked and written: the clock moves past what was merged, and
+  // goes back if the commit fails (the next write must not save a clock nothing here justifies).
+  const Hlc clock_before = clock_.last();
+  clock_.observe(newest_seen);
+  try {
+    persist_clock();
+    transaction.commit();
+  } catch (...) {
+    clock_.restart_at(clock_before);
+    throw;
+  }
   return summary;
 }
 
@@ -240,79 +304,92 @@ Record Replica::resolve_conflict(const std::string& id_or_prefix, const std::str
 std::size_t Replica::restamp_unsent(Hlc limit, std::int64_t offset_millis) {
   Store::Transaction transaction(*store_);
   const Hlc sent = std::stoull(store_->meta("sent_clock").value_or("0"));
+  // The unsent writes were stamped with the offset in effect until now (a sync sets it, and
+  // they were made after the last one); they move by the difference only. Adding the whole new
+  // offset would correct a second time what that offset had already corrected.
+  const std::int64_t shift = offset_millis - clock_.offset_millis();
+  const Hlc clock_before = clock_.last();
+  const std::int64_t offset_before = clock_.offset_millis();
   clock_.restart_at(std::max(limit, sent));
   clock_.set_offset_millis(offset_millis);
-  std::vector<std::string> ids;
-  {
-    Query q = store_->query("SELECT record_id FROM outbox ORDER BY last_hlc");
-    while (q.step()) ids.push_back(q.text(0));
-  }
-  auto shifted = [&](Hlc hlc) {
-    const std::int64_t ms = static_cast<std::int64_t>(hlc_millis(hlc)) + offset_millis;
-    return make_hlc(static_cast<std::uint64_t>(std::max<std::int64_t>(ms, 1)), hlc_counter(hlc));
-  };
+  // A failed restamp leaves the store as it was; the clock too.
   std::size_t restamped = 0;
-  for (const auto& id : ids) {
-    auto found = find(id);
-    if (!found) continue;
-    Record record = std::move(*found);
-    auto ours = [&](const FieldVersion& v) { return v.replica == replica_id_; };
-    std::vector<FieldVersion> late;  // our versions stamped after `limit`
-    std::set<Hlc> kept;              // our other versions in this record: new stamps must not repeat them
-    auto sort_in = [&](const FieldVersion& v) {
-      if (!ours(v)) return;
-      if (v.hlc > limit) {
-        late.push_back(v);
-      } else {
-        kept.insert(v.hlc);
+  try {
+    std::vector<std::string> ids;
+    {
+      Query q = store_->query("SELECT record_id FROM outbox ORDER BY last_hlc");
+      while (q.step()) ids.push_back(q.text(0));
+    }
+    auto shifted = [&](Hlc hlc) {
+      const std::int64_t ms = static_cast<std::int64_t>(hlc_millis(hlc)) + shift;
+      return make_hlc(static_cast<std::uint64_t>(std::max<std::int64_t>(ms, 1)), hlc_counter(hlc));
+    };
+    for (const auto& id : ids) {
+      auto found = find(id);
+      if (!found) continue;
+      Record record = std::move(*found);
+      auto ours = [&](const FieldVersion& v) { return v.replica == replica_id_; };
+      std::vector<FieldVersion> late;  // our versions stamped after `limit`
+      std::set<Hlc> kept;              // our other versions in this record: new stamps must not repeat them
+      auto sort_in = [&](const FieldVersion& v) {
+        if (!ours(v)) return;
+        if (v.hlc > limit) {
+          late.push_back(v);
+        } else {
+          kept.insert(v.hlc);
+        }
+      };
+      sort_in(FieldVersion{record.created, record.creator});
+      for (const auto& [field, state] : record.state) {
+        for (const auto& head : state.heads) sort_in(head.version);
+        for (const auto& version : state.replaced) sort_in(version);
       }
-    };
-    sort_in(FieldVersion{record.created, record.creator});
-    for (const auto& [field, state] : record.state) {
-      for (const auto& head : state.heads) sort_in(head.version);
-      for (const auto& version : state.replaced) sort_in(version);
-    }
-    if (late.empty()) continue;
-    std::sort(late.begin(), late.end());
-    late.erase(std::unique(late.begin(), late.end()), late.end());
-    std::map<FieldVersion, FieldVersion> renamed;
-    Hlc previous = 0;
-    for (const auto& version : late) {
-      Hlc next = std::max(shifted(version.hlc), previous + 1);  // same order as before, all distinct
-      while (kept.count(next)) ++next;
-      renamed[version] = FieldVersion{next, replica_id_};
-      previous = next;
-    }
-    auto rename = [&](FieldVersion& v) {
-      if (auto it = renamed.find(v); it != renamed.end()) v = it->second;
-    };
-    FieldVersion created{record.created, record.creator};
-    const bool creation_restamped = renamed.count(created) != 0;
-    rename(created);
-    for (auto& [field, state] : record.state) {
-      for (auto& head : state.heads) rename(head.version);
-      for (auto& version : state.replaced) rename(version);
-      std::sort(state.heads.begin(), state.heads.end(), [](const FieldWrite& a, const FieldWrite& b) { return a.version < b.version; });
-      std::sort(state.replaced.begin(), state.replaced.end());
-    }
-    record.created = created.hlc;
-    resolve_record(record, types_.find(record.type).get());
-    save_record(record);
-    if (creation_restamped) {
-      store_->query("UPDATE records SET created_hlc = ?2 WHERE id = ?1")
+      if (late.empty()) continue;
+      std::sort(late.begin(), late.end());
+      late.erase(std::unique(late.begin(), late.end()), late.end());
+      std::map<FieldVersion, FieldVersion> renamed;
+      Hlc previous = 0;
+      for (const auto& version : late) {
+        Hlc next = std::max(shifted(version.hlc), previous + 1);  // same order as before, all distinct
+        while (kept.count(next)) ++next;
+        renamed[version] = FieldVersion{next, replica_id_};
+        previous = next;
+      }
+      auto rename = [&](FieldVersion& v) {
+        if (auto it = renamed.find(v); it != renamed.end()) v = it->second;
+      };
+      FieldVersion created{record.created, record.creator};
+      const bool creation_restamped = renamed.count(created) != 0;
+      rename(created);
+      for (auto& [field, state] : record.state) {
+        for (auto& head : state.heads) rename(head.version);
+        for (auto& version : state.replaced) rename(version);
+        std::sort(state.heads.begin(), state.heads.end(), [](const FieldWrite& a, const FieldWrite& b) { return a.version < b.version; });
+        std::sort(state.replaced.begin(), state.replaced.end());
+      }
+      record.created = created.hlc;
+      resolve_record(record, types_.find(record.type).get());
+      save_record(record);
+      if (creation_restamped) {
+        store_->query("UPDATE records SET created_hlc = ?2 WHERE id = ?1")
+            .bind(1, record.id)
+            .bind(2, static_cast<std::int64_t>(record.created))
+            .run();
+      }
+      store_->query("UPDATE outbox SET last_hlc = ?2 WHERE record_id = ?1")
           .bind(1, record.id)
-          .bind(2, static_cast<std::int64_t>(record.created))
+          .bind(2, static_cast<std::int64_t>(record.updated))
           .run();
+      restamped += renamed.size();
     }
-    store_->query("UPDATE outbox SET last_hlc = ?2 WHERE record_id = ?1")
-        .bind(1, record.id)
-        .bind(2, static_cast<std::int64_t>(record.updated))
-        .run();
-    restamped += renamed.size();
+    persist_clock();
+    store_->set_meta("clock_offset", std::to_string(offset_millis));
+    transaction.commit();
+  } catch (...) {
+    clock_.restart_at(clock_before);
+    clock_.set_offset_millis(offset_before);
+    throw;
   }
-  persist_clock();
-  store_->set_meta("clock_offset", std::to_string(offset_millis));
-  transaction.commit();
   return restamped;
 }
 

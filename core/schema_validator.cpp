@@ -8,7 +8,9 @@
 //
 // Text that is not valid UTF-8 is reported here too (rule "utf8"): a JSON document must be
 // Unicode, and valijson's string-length code may read out of bounds on ill-formed bytes, so such
-// strings are replaced by U+FFFD in a copy before valijson sees them.
+// strings are replaced by U+FFFD in a copy before valijson sees them. A document nested deeper
+// than tuning::kJsonMaxDepth is not given to valijson at all (rule "depth"): valijson recurses.
+// Every walk here over a document is iterative.
 
 // GCC 12 at -O2 reports a false -Wrestrict inside valijson's json_pointer.hpp (std::string::
 // replace inlined; GCC bug 105329) although valijson is a system include. Off for this file only.
@@ -34,7 +36,9 @@
 #include <valijson/validation_results.hpp>
 #include <valijson/validator.hpp>
 
+#include "core/json_walk.hpp"
 #include "core/text.hpp"
+#include "core/tuning.hpp"
 
 namespace fieldsync {
 
@@ -123,6 +127,23 @@ std::string rule_of(const std::string& d) {
   return "schema";
 }
 
+// `node` itself, or the subschema its "$ref" names when that is a local "#/a/b" pointer (as
+// "#/$defs/version"); nullptr for a reference elsewhere. One hop: our schemas do not chain them.
+const nlohmann::json* resolve_local_ref(const nlohmann::json& root, const nlohmann::json* node) {
+  if (!node->is_object()) return node;
+  const auto ref = node->find("$ref");
+  if (ref == node->end()) return node;
+  if (!ref->is_string()) return nullptr;
+  const std::string& text = ref->get_ref<const std::string&>();
+  if (text.rfind("#/", 0) != 0) return nullptr;
+  try {
+    const nlohmann::json::json_pointer pointer(text.substr(1));
+    return root.contains(pointer) ? &root.at(pointer) : nullptr;
+  } catch (const nlohmann::json::exception&) {
+    return nullptr;
+  }
+}
+
 // The subschema that applies at a context path, following properties / items; nullptr when the
 // path leaves what a plain walk can follow ($ref, combinators).
 const nlohmann::json* subschema_at(const nlohmann::json& root, const std::vector<std::string>& path) {
@@ -135,9 +156,18 @@ const nlohmann::json* subschema_at(const nlohmann::json& root, const std::vector
       node = &(*props)[key];
     } else if (is_index(key) && node->contains("items") && (*node)["items"].is_object()) {
       node = &(*node)["items"];
+    } else if (is_index(key) && node->contains("items") && (*node)["items"].is_array()) {
+      // A tuple ("items": [{…}, {…}]): the index picks its own subschema.
+      const auto& items = (*node)["items"];
+      if (key.size() > 9) return nullptr;  // no tuple is that long; keeps stoul in range
+      const std::size_t index = std::stoul(key);
+      if (index >= items.size()) return nullptr;
+      node = &items[index];
     } else {
       return nullptr;
     }
+    node = resolve_local_ref(root, node);
+    if (node == nullptr) return nullptr;
   }
   return node;
 }
@@ -246,49 +276,96 @@ std::string repaired(std::string_view s) {
   return out;
 }
 
-// Reports strings that are not valid UTF-8 (values, and keys of objects) under `field`, and
-// repairs them in place so valijson only ever sees well-formed text.
-void repair_utf8(nlohmann::json& node, const std::string& field, std::vector<FieldIssue>& issues) {
-  if (node.is_string()) {
-    auto& s = node.get_ref<std::string&>();
-    const std::size_t bad = text::first_invalid_utf8(s);
-    if (bad == std::string_view::npos) return;
-    issues.push_back({field, "utf8", "is not valid UTF-8 text (byte " + std::to_string(bad) + ")"});
-    s = repaired(s);
-  } else if (node.is_array()) {
-    for (auto& item : node) repair_utf8(item, field, issues);
-  } else if (node.is_object()) {
-    nlohmann::json fixed = nlohmann::json::object();
-    for (auto& [key, value] : node.items()) {
-      const std::string& name = field.empty() ? key : field;
-      std::string fixed_key = key;
-      if (!text::is_valid_utf8(key)) {
-        issues.push_back({name, "utf8", "field name is not valid UTF-8 text"});
-        fixed_key = repaired(key);
+// Reports strings that are not valid UTF-8 (values, and keys of objects) under the top-level
+// field they sit in, and repairs them in place so valijson only ever sees well-formed text.
+// Iterative (its own stack): a document may nest as deep as its sender likes.
+void repair_utf8(nlohmann::json& root, std::vector<FieldIssue>& issues) {
+  struct Item {
+    nlohmann::json* node;
+    std::string field;
+  };
+  std::vector<Item> stack;
+  stack.push_back({&root, ""});
+  while (!stack.empty()) {
+    Item item = std::move(stack.back());
+    stack.pop_back();
+    nlohmann::json& node = *item.node;
+    if (node.is_string()) {
+      auto& s = node.get_ref<std::string&>();
+      const std::size_t bad = text::first_invalid_utf8(s);
+      if (bad == std::string_view::npos) continue;
+      issues.push_back({item.field, "utf8", "is not valid UTF-8 text (byte " + std::to_string(bad) + ")"});
+      s = repaired(s);
+    } else if (node.is_array()) {
+      for (auto it = node.rbegin(); it != node.rend(); ++it) stack.push_back({&*it, item.field});
+    } else if (node.is_object()) {
+      auto& object = node.get_ref<nlohmann::json::object_t&>();
+      const bool bad_key = std::any_of(object.begin(), object.end(),
+                                       [](const auto& entry) { return !text::is_valid_utf8(entry.first); });
+      if (bad_key) {
+        nlohmann::json::object_t fixed;
+        for (auto& [key, value] : object) {
+          std::string fixed_key = key;
+          if (!text::is_valid_utf8(key)) {
+            fixed_key = repaired(key);
+            issues.push_back({item.field.empty() ? fixed_key : item.field, "utf8", "field name is not valid UTF-8 text"});
+          }
+          fixed[fixed_key] = std::move(value);
+        }
+        object = std::move(fixed);
       }
-      repair_utf8(value, name, issues);
-      fixed[fixed_key] = std::move(value);
+      for (auto it = object.rbegin(); it != object.rend(); ++it) {
+        stack.push_back({&it->second, item.field.empty() ? it->first : item.field});
+      }
     }
-    node = std::move(fixed);
   }
 }
 
-bool has_invalid_utf8(const nlohmann::json& node) {
-  if (node.is_string()) return !text::is_valid_utf8(node.get_ref<const std::string&>());
-  if (node.is_array()) {
-    return std::any_of(node.begin(), node.end(), [](const auto& v) { return has_invalid_utf8(v); });
-  }
-  if (node.is_object()) {
-    for (const auto& [key, value] : node.items()) {
-      if (!text::is_valid_utf8(key) || has_invalid_utf8(value)) return true;
+// What validate() must know before valijson sees a document: whether any text needs repair, and
+// whether it nests deeper than valijson (recursive, like any copy or dump of the document) may go.
+struct DocumentScan {
+  bool invalid_utf8 = false;
+  bool too_deep = false;
+};
+
+// One iterative pass for both (validate() runs once per imported record).
+DocumentScan scan_document(const nlohmann::json& document) {
+  DocumentScan scan;
+  std::vector<std::pair<const nlohmann::json*, std::size_t>> stack;  // value, its depth
+  stack.emplace_back(&document, 0);
+  while (!stack.empty()) {
+    const auto [value, level] = stack.back();
+    stack.pop_back();
+    if (value->is_string()) {
+      scan.invalid_utf8 = scan.invalid_utf8 || !text::is_valid_utf8(value->get_ref<const std::string&>());
+    } else if (value->is_structured()) {
+      if (level + 1 > tuning::kJsonMaxDepth) {
+        scan.too_deep = true;
+        return scan;
+      }
+      if (value->is_object()) {
+        for (const auto& [key, item] : value->get_ref<const nlohmann::json::object_t&>()) {
+          scan.invalid_utf8 = scan.invalid_utf8 || !text::is_valid_utf8(key);
+          if (item.is_string() || item.is_structured()) stack.emplace_back(&item, level + 1);
+        }
+      } else {
+        for (const auto& item : value->get_ref<const nlohmann::json::array_t&>()) {
+          if (item.is_string() || item.is_structured()) stack.emplace_back(&item, level + 1);
+        }
+      }
     }
   }
-  return false;
+  return scan;
 }
 
 }  // namespace
 
 SchemaValidator::SchemaValidator(const nlohmann::json& schema) : impl_(std::make_unique<Impl>()) {
+  // valijson parses a schema recursively (and so would the copy below): a plugin's schema nested
+  // deeper than any input may be is refused before either runs.
+  if (json_walk::depth(schema, tuning::kJsonMaxDepth) > tuning::kJsonMaxDepth) {
+    throw Error(Errc::plugin, "JSON Schema nests deeper than " + std::to_string(tuning::kJsonMaxDepth) + " levels");
+  }
   impl_->schema_json = schema;
   try {
     valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
@@ -309,9 +386,23 @@ std::vector<FieldIssue> SchemaValidator::validate(const nlohmann::json& document
   // The common case (valid text) validates the caller's document without a copy.
   nlohmann::json repaired_copy;
   const nlohmann::json* target = &document;
-  if (has_invalid_utf8(document)) {
+  const DocumentScan scan = scan_document(document);
+  if (scan.too_deep) {
+    // Not given to valijson (recursive): said as an issue naming the field, like any other rule.
+    const std::string message = "nests deeper than " + std::to_string(tuning::kJsonMaxDepth) + " levels";
+    if (document.is_object()) {
+      for (const auto& [key, value] : document.items()) {
+        if (json_walk::depth(value, tuning::kJsonMaxDepth - 1) >= tuning::kJsonMaxDepth) {
+          issues.push_back({key, "depth", message});
+        }
+      }
+    }
+    if (issues.empty()) issues.push_back({"", "depth", message});
+    return issues;
+  }
+  if (scan.invalid_utf8) {
     repaired_copy = document;
-    repair_utf8(repaired_copy, "", issues);
+    repair_utf8(repaired_copy, issues);
     target = &repaired_copy;
   }
 

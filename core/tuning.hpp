@@ -25,6 +25,14 @@ inline constexpr std::size_t kSummaryTitleChars = 80;
 // Minimum length of an id prefix a user may type instead of the whole UUID.
 inline constexpr std::size_t kMinIdPrefix = 8;
 
+// Deepest nesting (arrays and objects inside each other) of any JSON FieldSync reads from outside:
+// files, import lines, sync bodies, HQ's answers, plugin schemas (core/json_input). The deepest
+// legitimate document is a sync message at about 10 levels (body, changes, a change, its fields,
+// a field state, its heads, a version) and a record's fields are 2 or 3; 64 leaves room for any
+// plugin's shape while a hostile `[[[[…` is refused as it is parsed, long before any walk over it
+// (valijson's, a dump, a copy) could run out of stack.
+inline constexpr std::size_t kJsonMaxDepth = 64;
+
 // --- HQ's HTTPS server (sync/http_server) ---
 
 // Largest request body HQ accepts, both as sent and after decompression (a zstd "bomb" of a few
@@ -71,6 +79,39 @@ inline constexpr std::size_t kHttpHandlerThreads = 4;
 // limit, leaving the rest for SQLite, plugins and logs.
 inline constexpr std::size_t kHttpMaxConnections = 512;
 
+// Open connections at most from one client address (an IPv6 client: its /64, which one host
+// controls whole). A field office's laptops may share one NAT address, each with a connection or
+// two; 32 covers that, while one address holding idle sockets takes at most 1/16 of the global
+// cap and cannot lock the other offices out.
+inline constexpr std::size_t kHttpMaxConnectionsPerAddress = 32;
+
+// Header fields in one request at most (431 past it), and the longest request target (414). Our
+// clients send under a dozen headers and targets like "/v1/sync"; the byte limit alone would
+// let a request carry thousands of one-letter headers, each a map entry to build.
+inline constexpr std::size_t kHttpMaxHeaderFields = 64;
+inline constexpr std::size_t kHttpMaxTargetBytes = 2048;
+
+// Requests per second and burst (token bucket) one office's token may make; past it, 429 with
+// Retry-After. A laptop's usual sync is a handful of requests; a first sync of 100,000 records
+// is 500 push pages of kSyncPushPageRecords plus pull pages, sent one after another as fast as HQ
+// answers: the burst of 1,000 covers such a sync whole however fast HQ is, and 20/s afterwards
+// (4,000 records a second) still lets it finish at full speed on any real link. A runaway or
+// stolen token is held to 20 requests a second.
+inline constexpr double kHttpRatePerSecond = 20;
+inline constexpr std::size_t kHttpRateBurst = 1000;
+
+// The same for requests without a valid token (health probes, wrong or revoked tokens), counted
+// per client address (all laptops of an office behind one NAT share it): a few probes a minute
+// are normal, and a monitor or test suite may probe after every step; a flood of token guesses
+// gets 429 after 100 and is then held to 5 a second, each costing HQ one hash.
+inline constexpr double kHttpAnonymousRatePerSecond = 5;
+inline constexpr std::size_t kHttpAnonymousBurst = 100;
+
+// Keys (tokens, addresses) a rate limiter remembers at most. Idle keys (bucket full again) are
+// forgotten first, then the least recently seen: memory stays bounded under a flood from many
+// addresses. 16,384 entries are about 2 MB.
+inline constexpr std::size_t kHttpRateLimiterKeys = 16384;
+
 // --- body compression (sync/compression) ---
 
 // zstd level for sync bodies: zstd's default, about 3x on JSON at hundreds of MB/s.
@@ -113,6 +154,12 @@ inline constexpr std::size_t kSyncMaxRequests = 10000;
 // to minutes; past this, HQ answers "clock_ahead" and the replica re-stamps its unsent writes
 // with HQ's time, so a laptop whose clock runs days ahead cannot win every conflict.
 inline constexpr std::int64_t kMaxClockAheadMillis = 5 * 60 * 1000;
+
+// The oldest time a version may carry: 2015-01-01T00:00:00Z. FieldSync's field data cannot
+// predate it (the system and the records it holds are younger), so a version before it is a
+// broken clock or a forged change, refused like one stamped ahead; it also keeps small numbers
+// (1, 2, …, which a hostile or buggy peer might send) out of the version order.
+inline constexpr std::int64_t kOldestVersionMillis = 1'420'070'400'000;
 
 // Timeouts of the sync client: connecting, and one whole request (a page each way).
 inline constexpr int kSyncConnectTimeoutSeconds = 20;

@@ -11,6 +11,7 @@ packages=(
   libboost1.81-dev libssl-dev openssl libcurl4-openssl-dev libsqlite3-dev sqlite3
   nlohmann-json3-dev libsodium-dev libzstd-dev zlib1g-dev libcli11-dev libicu-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev testssl.sh  # fuzzing (scripts/fuzz.sh) and the TLS scan
 )
 
 missing=()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs the whole test suite twice: a normal build, then a
 # build under AddressSanitizer + UndefinedBehaviorSanitizer. Set FIELDSYNC_SKIP_SANITIZE=1 to run
-# the first pass only.
+# the first pass only. Then each fuzz target runs briefly (scripts/fuzz.sh; FIELDSYNC_SKIP_FUZZ=1 skips it).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 jobs="$(nproc 2>/dev/null || echo 2)"
@@ -17,4 +17,11 @@ if [ "${FIELDSYNC_SKIP_SANITIZE:-0}" != "1" ]; then
   (cd "$here/build-asan" &&
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       ctest --output-on-failure -j "$jobs" --timeout 900)
+fi
+
+# The fuzz targets (scripts/fuzz.sh), briefly: enough for a regression in a decoder or a check to
+# show. FIELDSYNC_FUZZ_SECONDS per target (default 20); FIELDSYNC_SKIP_FUZZ=1 skips them.
+if [ "${FIELDSYNC_SKIP_FUZZ:-0}" != "1" ]; then
+  echo "== fuzz each target for ${FIELDSYNC_FUZZ_SECONDS:-20} s =="
+  bash "$here/scripts/fuzz.sh" "${FIELDSYNC_FUZZ_SECONDS:-20}"
 fi

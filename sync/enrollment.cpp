@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/json_input.hpp"
 
 namespace fieldsync {
 namespace {
@@ -63,8 +64,16 @@ Enrollment save_enrollment(const std::filesystem::path& home, const std::string&
 
 std::optional<Enrollment> load_enrollment(const std::filesystem::path& home) {
   if (!std::filesystem::exists(hq_file(home))) return std::nullopt;
-  const nlohmann::json hq = nlohmann::json::parse(read_text(hq_file(home)), nullptr, false);
-  if (hq.is_discarded() || !hq.contains("hq_url")) throw Error(Errc::storage, "the enrollment file is damaged", hq_file(home).string());
+  nlohmann::json hq;
+  try {
+    hq = parse_json_input(read_text(hq_file(home)), hq_file(home).string());
+  } catch (const Error& e) {
+    throw Error(Errc::storage, std::string("the enrollment file is damaged: ") + e.what(), hq_file(home).string(), e.issues());
+  }
+  if (!hq.is_object() || !hq.contains("hq_url") || !hq["hq_url"].is_string() ||
+      (hq.contains("ca_file") && !hq["ca_file"].is_string())) {
+    throw Error(Errc::storage, "the enrollment file is damaged", hq_file(home).string());
+  }
   std::string token = read_text(token_file(home));
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
   return Enrollment{hq["hq_url"].get<std::string>(), home / hq.value("ca_file", "hq-ca.pem"), token};

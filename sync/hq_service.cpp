@@ -1,5 +1,10 @@
 #include "sync/hq_service.hpp"
 
+#include <cctype>
+
+#include <optional>
+
+#include "core/change_check.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/tuning.hpp"
@@ -23,7 +28,23 @@ std::string bearer_token(const HttpRequest& request) {
   return it->second.substr(prefix.size());
 }
 
+// "application/json", any case, with parameters ("; charset=utf-8") allowed.
+bool is_json_media_type(const std::string& value) {
+  std::string type = value.substr(0, value.find(';'));
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.pop_back();
+  for (auto& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return type == "application/json";
+}
+
 std::string path_of(const std::string& target) { return target.substr(0, target.find('?')); }
+
+std::string bearer_token_of(const std::map<std::string, std::string>& headers) {
+  auto it = headers.find("authorization");
+  if (it == headers.end()) return {};
+  constexpr std::string_view prefix = "Bearer ";
+  if (it->second.size() <= prefix.size() || it->second.compare(0, prefix.size(), prefix) != 0) return {};
+  return it->second.substr(prefix.size());
+}
 
 }  // namespace
 
@@ -47,15 +68,37 @@ HttpResponse HqService::handle(const HttpRequest& request) {
   }
   if (path == "/v1/sync") {
     if (request.method != "POST") return json_error(405, "method_not_allowed", "use POST " + path);
-    return sync(request);
+    HttpResponse response = sync(request);
+    // Sync bodies are the bulk of HQ's traffic and reflect no secret of the request (the token
+    // is never echoed), so they may be compressed; nothing else is (BREACH).
+    response.compress = true;
+    return response;
   }
   return json_error(404, "not_found", "no such route: " + path);
+}
+
+Authorization HqService::authorize(const HttpRequestHead& head) {
+  Authorization verdict;
+  if (path_of(head.target) != "/v1/sync") return verdict;
+  const auto office = offices_.office_for_token(bearer_token_of(head.headers));
+  if (!office) {
+    verdict.refusal = json_error(401, "unauthorized",
+                                 "missing, wrong or revoked token: enroll this replica with a token from HQ");
+  } else {
+    verdict.principal = "office:" + *office;
+  }
+  return verdict;
 }
 
 HttpResponse HqService::sync(const HttpRequest& request) {
   const auto office = offices_.office_for_token(bearer_token(request));
   if (!office) {
     return json_error(401, "unauthorized", "missing, wrong or revoked token: enroll this replica with a token from HQ");
+  }
+  // A body of another media type is not ours to guess at (a form post, a misconfigured proxy).
+  if (auto type = request.headers.find("content-type");
+      type == request.headers.end() || !is_json_media_type(type->second)) {
+    return json_error(415, "unsupported_media_type", "a sync body is JSON: send Content-Type: application/json");
   }
   protocol::SyncRequest sync_request;
   try {
@@ -67,8 +110,11 @@ HttpResponse HqService::sync(const HttpRequest& request) {
     return json_error(413, "page_too_large",
                       "at most " + std::to_string(tuning::kSyncMaxPushRecords) + " records per request");
   }
+  // Every version of every change, before anything is touched (HQ's clock included): one
+  // version far ahead, observed, would date every later write of HQ and of every office.
   const std::int64_t hq_time = Clock::system_millis();
-  const Hlc newest_allowed = make_hlc(static_cast<std::uint64_t>(hq_time + tuning::kMaxClockAheadMillis), 0xffff);
+  const Hlc newest_allowed = newest_allowed_at(hq_time);
+  std::optional<HttpResponse> ahead;
   for (const auto& change : sync_request.changes) {
     if (change.office != *office) {
       return json_error(403, "forbidden",
@@ -76,18 +122,27 @@ HttpResponse HqService::sync(const HttpRequest& request) {
                             (change.office == "HQ" ? std::string("HQ") : "office " + change.office) + " (record " +
                             change.id + ")");
     }
-    for (const auto& [field, state] : change.fields) {
-      for (const auto& head : state.heads) {
-        if (head.version.hlc > newest_allowed) {
-          return json_error(409, "clock_ahead",
-                            "record " + change.id + " was stamped " + format_hlc_time(head.version.hlc) +
-                                ", ahead of HQ's clock (" + format_hlc_time(make_hlc(static_cast<std::uint64_t>(hq_time), 0)) +
-                                "): correct the clock and stamp unsent changes again",
-                            {{"hq_time", hq_time}});
-        }
+    // HQ publishes the types, so it stores only records of a type it knows (a laptop keeps what it
+    // lacks a plugin for; HQ is where a type comes from).
+    if (types_->find(change.type) == nullptr) {
+      return json_error(400, "unknown_type",
+                        "record " + change.id + ": HQ has no data type named '" + change.type + "'");
+    }
+    const VersionVerdict verdict = check_versions(change, newest_allowed);
+    if (verdict.fault == VersionFault::ahead) {
+      if (!ahead) {
+        ahead = json_error(409, "clock_ahead",
+                           "record " + change.id + ": " + verdict.message + ", ahead of HQ's clock (" +
+                               format_hlc_time(make_hlc(static_cast<std::uint64_t>(hq_time), 0)) +
+                               "): correct the clock and stamp unsent changes again",
+                           {{"hq_time", hq_time}});
       }
+    } else if (verdict.fault != VersionFault::none) {
+      // Malformed or absurdly old: re-stamping cannot mend it, so not "clock_ahead".
+      return json_error(400, "invalid_input", "record " + change.id + ": " + verdict.message);
     }
   }
+  if (ahead) return *ahead;
 
   std::lock_guard lock(replica_mutex_);
   for (const auto& change : sync_request.changes) {
@@ -97,7 +152,7 @@ HttpResponse HqService::sync(const HttpRequest& request) {
   }
   protocol::SyncResponse response;
   try {
-    const ApplySummary applied = replica_->apply_changes(sync_request.changes, /*check=*/true);
+    const ApplySummary applied = replica_->apply_changes(sync_request.changes, /*check=*/true, std::nullopt, newest_allowed);
     (void)applied;
     response.stored = sync_request.changes.size();
     const std::size_t pull = sync_request.max_pull == 0 ? tuning::kSyncPullPageRecords

@@ -33,6 +33,13 @@ class HqService {
 
   HttpResponse handle(const HttpRequest& request);
 
+  // For ServerConfig::authorize: checks the bearer token of a route that needs one (/v1/sync)
+  // as soon as the request head arrives, before its body is read. A missing, wrong or revoked
+  // token is refused with the 401 sync() would give; a good one makes the office the principal
+  // its requests are rate limited as ("office:NER"). Other routes pass, anonymous. Thread-safe
+  // and quick (the office list is re-read only when its file changed).
+  Authorization authorize(const HttpRequestHead& head);
+
   // The files of an HQ home.
   static std::filesystem::path offices_file(const std::filesystem::path& home) { return home / "offices.json"; }
   static std::filesystem::path tls_dir(const std::filesystem::path& home) { return home / "tls"; }

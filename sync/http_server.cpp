@@ -78,18 +78,39 @@ HttpResponse error_response(const Error& e) {
 namespace http_detail {
 
 ServerCore::ServerCore(ServerConfig c, RequestHandler h)
-    : config(std::move(c)), handler(std::move(h)) {}
+    : config(std::move(c)),
+      handler(std::move(h)),
+      limits(FramingLimits::of(config)),
+      principal_rate(config.rate_per_second, config.rate_burst, config.rate_limiter_keys),
+      address_rate(config.anonymous_rate_per_second, config.anonymous_burst, config.rate_limiter_keys) {}
 
-bool ServerCore::add(const std::shared_ptr<Session>& session) {
+bool ServerCore::add(const std::shared_ptr<Session>& session, const std::string& address) {
   std::lock_guard lock(mu_);
   if (stopping_ || sessions_.size() >= config.max_connections) return false;
-  sessions_.emplace(session.get(), session);
+  std::size_t& from_address = per_address_[address];
+  if (from_address >= config.max_connections_per_address) return false;
+  ++from_address;
+  sessions_.emplace(session.get(), Entry{session, address});
   return true;
 }
 
 void ServerCore::remove(Session* session) noexcept {
   std::lock_guard lock(mu_);
-  if (sessions_.erase(session) != 0 && sessions_.empty()) empty_.notify_all();
+  const auto it = sessions_.find(session);
+  if (it == sessions_.end()) return;
+  const auto count = per_address_.find(it->second.address);
+  if (count != per_address_.end() && --count->second == 0) per_address_.erase(count);
+  sessions_.erase(it);
+  if (sessions_.empty()) empty_.notify_all();
+}
+
+std::string address_key(const net::ip::address& address) {
+  if (address.is_v4()) return address.to_string();
+  const auto v6 = address.to_v6();
+  if (v6.is_v4_mapped()) return net::ip::make_address_v4(net::ip::v4_mapped, v6).to_string();
+  auto bytes = v6.to_bytes();
+  std::fill(bytes.begin() + 8, bytes.end(), 0);
+  return net::ip::address_v6(bytes).to_string() + "/64";
 }
 
 std::vector<std::shared_ptr<Session>> ServerCore::begin_stop() {
@@ -103,8 +124,8 @@ std::vector<std::shared_ptr<Session>> ServerCore::begin_stop() {
 std::vector<std::shared_ptr<Session>> ServerCore::open_sessions() {
   std::lock_guard lock(mu_);
   std::vector<std::shared_ptr<Session>> out;
-  for (auto& [raw, weak] : sessions_) {
-    if (auto s = weak.lock()) out.push_back(std::move(s));
+  for (auto& [raw, entry] : sessions_) {
+    if (auto s = entry.session.lock()) out.push_back(std::move(s));
   }
   return out;
 }
@@ -155,6 +176,10 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void on_accept(beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_.is_open()) return;  // closed by stop()
     if (!ec) {
+      // Answers go out at once: with Nagle's algorithm a response's last segment waits for the
+      // client's delayed ACK, about 40 ms on every request.
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
       start_session(std::move(socket), core_);
     } else if (core_.config.verbose) {
       std::fprintf(stderr, "fieldsync-hq: accept failed: %s\n", ec.message().c_str());
@@ -180,14 +205,30 @@ void require(bool ok, const char* what) {
 
 using internal::openssl_error;
 
-// TLS 1.2 and newer, HQ's certificate chain and its key.
+// TLS 1.2 (ECDHE and AEAD suites only, in our order) and 1.3, HQ's certificate chain and its key.
+// CBC suites (LUCKY13 and kin) and RSA key exchange (no forward secrecy) are not offered; TLS 1.3
+// suites are OpenSSL's defaults, all AEAD. No renegotiation (client-initiated renegotiation is a
+// CPU lever for an attacker), no TLS compression (CRIME).
+constexpr const char* kTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+constexpr const char* kTlsGroups = "X25519:P-256:P-384";
+
 void configure_tls(ssl::context& ctx, const ServerConfig& config) {
   ctx.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
-                  ssl::context::single_dh_use | SSL_OP_NO_RENEGOTIATION);
+                  ssl::context::single_dh_use | SSL_OP_NO_RENEGOTIATION |
+                  SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
   SSL_CTX* native = ctx.native_handle();
   if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1) {
     throw Error(Errc::internal, "cannot require TLS 1.2: " + openssl_error());
+  }
+  if (SSL_CTX_set_cipher_list(native, kTls12Ciphers) != 1) {
+    throw Error(Errc::internal, "cannot set the TLS 1.2 ciphers: " + openssl_error());
+  }
+  if (SSL_CTX_set1_groups_list(native, kTlsGroups) != 1) {
+    throw Error(Errc::internal, "cannot set the TLS key exchange groups: " + openssl_error());
   }
   if (SSL_CTX_use_certificate_chain_file(native, config.cert_file.c_str()) != 1) {
     throw Error(Errc::invalid_input, "cannot load the server certificate: " + openssl_error(),
@@ -234,8 +275,12 @@ struct HttpServer::Impl {
 HttpServer::HttpServer(ServerConfig config, RequestHandler handler) {
   require(static_cast<bool>(handler), "no request handler");
   require(config.threads > 0 && config.handler_threads > 0, "zero threads");
-  require(config.max_connections > 0 && config.max_body_bytes > 0 && config.max_header_bytes > 0,
+  require(config.max_connections > 0 && config.max_connections_per_address > 0 &&
+              config.max_body_bytes > 0 && config.max_header_bytes > 0 &&
+              config.max_header_fields > 0 && config.max_target_bytes > 0 && config.rate_burst > 0 &&
+              config.anonymous_burst > 0 && config.rate_limiter_keys > 0,
           "a zero limit");
+  require(config.rate_per_second > 0 && config.anonymous_rate_per_second > 0, "a zero rate");
   require(config.read_timeout.count() > 0 && config.body_timeout.count() > 0 &&
               config.write_timeout.count() > 0 && config.close_timeout.count() > 0,
           "a zero timeout");

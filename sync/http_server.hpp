@@ -2,7 +2,7 @@
 // no knowledge of the sync protocol. What a request means is the RequestHandler's business.
 //
 // Promises:
-// - TLS 1.2 or newer only, with the certificate chain and key from ServerConfig's files.
+// - TLS with the certificate chain and key from ServerConfig's files (versions and ciphers below).
 // - Many clients at once (network I/O on `threads`, handlers on `handler_threads`), keep-alive.
 // - No client can hold a connection without progress: the handshake, every request header and
 //   every read of a body must advance within `read_timeout`; a whole body must arrive within
@@ -10,10 +10,24 @@
 // - The handler sees only complete, well-formed requests whose body fits `max_body_bytes` after
 //   decompression (Content-Encoding zstd or gzip). Otherwise the client gets, without the
 //   handler being called: 400 (malformed HTTP or a corrupt compressed body), 413 (too large,
-//   sent or decompressed), 415 (an unknown Content-Encoding), 431 (headers over the limit).
-//   "Expect: 100-continue" is honoured, so a client learns of a 413 before sending the body.
-// - The response body is zstd-compressed when the request's Accept-Encoding allows zstd, else
-//   gzip when it allows gzip, else sent as is.
+//   sent or decompressed), 414 (target too long), 415 (an unknown Content-Encoding), 431 (headers
+//   over the limit). "Expect: 100-continue" is honoured, so a client learns of a 413 before
+//   sending the body.
+// - A request whose length is not certain (see sync/internal/request_framing.hpp: unknown
+//   Transfer-Encoding, Transfer-Encoding with Content-Length, obs-fold, …) is answered 400 and the
+//   connection closed: what follows is never read as another request (no request smuggling).
+//   Every refusal before the handler closes the connection, the body unread.
+// - Exhaustion: at most `max_connections` open, and `max_connections_per_address` from one client
+//   address (IPv6: one /64). The `authorize` callback sees each request's head as soon as it
+//   arrives, before any body is read; its refusal (401) goes out at once. Requests are rate
+//   limited with a token bucket per principal (`rate_per_second`, `rate_burst`) and, for requests
+//   without one (no authorizer, no principal, or refused), per client address
+//   (`anonymous_rate_per_second`, `anonymous_burst`): 429 with Retry-After.
+// - The response body is compressed only when the handler says so (HttpResponse::compress; BREACH:
+//   a compressed answer that reflects the request leaks secrets through its length): zstd when
+//   the request's Accept-Encoding allows zstd, else gzip when it allows gzip, else as is.
+// - TLS 1.3 preferred; TLS 1.2 only with ECDHE key exchange and AEAD ciphers (AES-GCM,
+//   ChaCha20-Poly1305), in the server's order; no renegotiation, no TLS compression.
 // - A handler that throws never takes the server down: fieldsync::Error becomes a 4xx/5xx by its
 //   code (status_for()), anything else a 500. Every error body has the shape
 //   {"error": {"code": "...", "message": "...", ...}} (error_body()).
@@ -31,6 +45,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/error.hpp"
@@ -52,9 +67,32 @@ struct HttpResponse {
   std::string body;                           // uncompressed; the server compresses it if it may
   // Extra headers. Content-Length, Content-Encoding and Connection are the server's own.
   std::map<std::string, std::string> headers;
+  // Compress the body if the client accepts it. Only for bodies that reflect nothing secret
+  // together with anything the client chose (BREACH); the handler decides per route.
+  bool compress = false;
 };
 
 using RequestHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+// A request as soon as its header has arrived, before its body is read.
+struct HttpRequestHead {
+  std::string method;
+  std::string target;
+  std::map<std::string, std::string> headers;  // as in HttpRequest
+  std::string peer;
+};
+
+// An authorizer's verdict on a request head.
+struct Authorization {
+  // Sent at once (e.g. 401), then the connection is closed with the body unread.
+  std::optional<HttpResponse> refusal;
+  // Whom the request is rate limited as (e.g. "office:NER"); empty: its client address.
+  std::string principal;
+};
+
+// Called on a network thread for every request head: must be quick and must not block (a file
+// stat or a hash is fine) and thread-safe. An exception becomes a 500 and a closed connection.
+using Authorizer = std::function<Authorization(const HttpRequestHead&)>;
 
 struct ServerConfig {
   std::string host = "127.0.0.1";  // an address to bind, IPv4 or IPv6 ("0.0.0.0", "::")
@@ -64,6 +102,15 @@ struct ServerConfig {
   std::size_t threads = tuning::kHttpIoThreads;  // network I/O and TLS
   std::size_t handler_threads = tuning::kHttpHandlerThreads;
   std::size_t max_connections = tuning::kHttpMaxConnections;
+  std::size_t max_connections_per_address = tuning::kHttpMaxConnectionsPerAddress;
+  std::size_t max_header_fields = tuning::kHttpMaxHeaderFields;
+  std::size_t max_target_bytes = tuning::kHttpMaxTargetBytes;
+  double rate_per_second = tuning::kHttpRatePerSecond;      // per principal
+  std::size_t rate_burst = tuning::kHttpRateBurst;
+  double anonymous_rate_per_second = tuning::kHttpAnonymousRatePerSecond;  // per address
+  std::size_t anonymous_burst = tuning::kHttpAnonymousBurst;
+  std::size_t rate_limiter_keys = tuning::kHttpRateLimiterKeys;
+  Authorizer authorize;  // empty: every request is anonymous
   std::size_t max_body_bytes = tuning::kHttpMaxBodyBytes;
   std::uint32_t max_header_bytes = tuning::kHttpMaxHeaderBytes;
   std::chrono::milliseconds read_timeout{std::chrono::seconds(tuning::kHttpReadTimeoutSeconds)};

@@ -3,6 +3,11 @@
 // with shared_from_this. Every step runs on the connection's strand; the request handler runs on
 // the server's handler pool and posts its response back to the strand.
 //
+// A request goes: header bytes (read here until the blank line, so obs-fold and bare LFs are seen
+// raw) → head parsed and its framing checked (request_framing) → authorizer → rate limit → body
+// size → body → handler. A refusal at any step before the handler is answered and the connection
+// closed, its unread rest discarded (lingering) but never parsed.
+//
 // Timeouts live on the stream (tcp_stream::expires_*), one per step: handshake and header within
 // read_timeout; each body read within read_timeout and the whole body within body_timeout; the
 // response within write_timeout; closing within close_timeout. When one fires, the stream closes
@@ -47,6 +52,8 @@ bool is_http_parse_error(const beast::error_code& ec) {
          ec != http::error::end_of_stream && ec != http::error::partial_message;
 }
 
+HttpResponse refusal_response(const Refusal& r) { return transport_error(r.status, r.code, r.message); }
+
 std::string lower(std::string_view s) {
   std::string out(s);
   std::transform(out.begin(), out.end(), out.begin(),
@@ -87,9 +94,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // The server is stopping: an idle connection closes now, a busy one after its response.
   void on_stopping() {
     stopping_ = true;
-    const bool idle = state_ == State::handshake ||
-                      (state_ == State::idle && buffer_.size() == 0 &&
-                       !(parser_ && parser_->got_some()));
+    const bool idle = state_ == State::handshake || (state_ == State::idle && buffer_.size() == 0);
     if (idle) lowest().close();
   }
 
@@ -104,8 +109,10 @@ class Session : public std::enable_shared_from_this<Session> {
     beast::error_code ec;
     const auto ep = lowest().socket().remote_endpoint(ec);
     peer_ = ec ? std::string("?") : format_peer(ep);
-    if (!core_.add(shared_from_this())) {
-      log_line("connection refused: server stopping or at its connection limit");
+    address_ = ec ? std::string("?") : address_key(ep.address());
+    if (!core_.add(shared_from_this(), address_)) {
+      log_line("connection refused: server stopping or at its connection limit (overall or for " +
+               address_ + ")");
       lowest().close();
       return;
     }
@@ -127,23 +134,61 @@ class Session : public std::enable_shared_from_this<Session> {
     if (stopping_) return do_close();
     state_ = State::idle;
     parser_.emplace();
-    parser_->header_limit(cfg_.max_header_bytes);
-    parser_->body_limit(cfg_.max_body_bytes);
+    scanned_ = 0;
     method_ = "-";
     target_ = "-";
+    // One deadline for the whole header: a client trickling it byte by byte is cut off too.
     lowest().expires_after(cfg_.read_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            beast::bind_front_handler(&Session::on_header, shared_from_this()));
+    continue_header();
   }
 
-  void on_header(beast::error_code ec, std::size_t) {
+  std::string_view buffered() const {
+    return {static_cast<const char*>(buffer_.data().data()), buffer_.size()};
+  }
+
+  // Looks for the end of the header in what is buffered (a pipelined request may already be
+  // there), else reads more.
+  void continue_header() {
+    const HeaderScan scan = scan_header_block(buffered(), scanned_, core_.limits);
+    if (scan.refusal) return refuse(*scan.refusal);
+    if (scan.end != 0) return on_header(scan.end);
+    scanned_ = buffer_.size();
+    if (buffer_.size() > 0) state_ = State::reading;
+    const std::size_t room = std::min<std::size_t>(kDrainChunk, cfg_.max_header_bytes - buffer_.size() + 1);
+    stream_.async_read_some(buffer_.prepare(room),
+                            beast::bind_front_handler(&Session::on_header_bytes, shared_from_this()));
+  }
+
+  void on_header_bytes(beast::error_code ec, std::size_t n) {
+    buffer_.commit(n);
+    if (ec) {
+      // The client went away, or stalled past the timeout (the stream has closed the socket).
+      if (ec == beast::error::timeout) log_line("closed: no progress within the timeout");
+      return;
+    }
+    continue_header();
+  }
+
+  void on_header(std::size_t header_end) {
     started_ = Clock::now();
-    if (ec) return on_read_error(ec);
     state_ = State::reading;
     body_deadline_ = started_ + cfg_.body_timeout;
+    auto refusal = parse_head(buffered().substr(0, header_end), *parser_, core_.limits);
+    buffer_.consume(header_end);
+    if (refusal) return refuse(*refusal);
     const auto& req = parser_->get();
     method_ = std::string(req.method_string());
     target_ = std::string(req.target());
+    head_ = HttpRequestHead{};
+    head_.method = method_;
+    head_.target = target_;
+    head_.peer = peer_;
+    for (const auto& field : req) {
+      auto [it, fresh] = head_.headers.try_emplace(lower(field.name_string()), std::string(field.value()));
+      if (!fresh) it->second += ", " + std::string(field.value());
+    }
+    if (auto refused = admit()) return refuse(std::move(*refused));
+    if (auto too_large = admit_body(*parser_, core_.limits)) return refuse(*too_large);
     // A client that waits for "100 Continue" before sending its body (curl does over 1 MB).
     if (!parser_->is_done() && beast::iequals(req[http::field::expect], "100-continue")) {
       continue_.emplace(http::status::continue_, req.version());
@@ -153,6 +198,50 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     do_read_body();
+  }
+
+  // The authorizer's verdict and the rate limit, for the head just read: a response to send
+  // (and close) instead of reading the body, or nothing.
+  std::optional<HttpResponse> admit() {
+    Authorization verdict;
+    if (cfg_.authorize) {
+      try {
+        verdict = cfg_.authorize(head_);
+      } catch (const std::exception& e) {
+        log_line(std::string("authorizer failed: ") + e.what());
+        return transport_error(500, "internal", "internal server error");
+      } catch (...) {
+        log_line("authorizer failed with a non-standard exception");
+        return transport_error(500, "internal", "internal server error");
+      }
+    }
+    // Refused or anonymous requests count against the client's address, so a flood of token
+    // guesses is throttled too; authorized ones against their principal.
+    const bool anonymous = verdict.refusal.has_value() || verdict.principal.empty();
+    const auto wait = anonymous ? core_.address_rate.take(address_)
+                                : core_.principal_rate.take(verdict.principal);
+    if (wait) {
+      HttpResponse r = transport_error(429, "rate_limited",
+                                       "too many requests from " +
+                                           (anonymous ? "this address" : std::string("this token")) +
+                                           ": retry after " + std::to_string(*wait) + " s");
+      r.headers["Retry-After"] = std::to_string(*wait);
+      return r;
+    }
+    if (verdict.refusal) {
+      HttpResponse r = std::move(*verdict.refusal);
+      r.compress = false;
+      return r;
+    }
+    return std::nullopt;
+  }
+
+  // Answers before the handler and closes; the rest of the request is discarded, never parsed.
+  void refuse(const Refusal& refusal) { refuse(refusal_response(refusal)); }
+  void refuse(HttpResponse response) {
+    linger_ = true;
+    keep_alive_ = false;
+    send(build(std::move(response), 11, ""));
   }
 
   void on_continue_sent(beast::error_code ec, std::size_t) {
@@ -174,24 +263,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_read_error(const beast::error_code& ec) {
-    if (ec == http::error::body_limit) {
-      // The rest of the body is unread: answer, then discard what still comes while closing.
-      linger_ = true;
-      return send(build(transport_error(413, "body_too_large",
-                                        "the request body is larger than the limit of " +
-                                            std::to_string(cfg_.max_body_bytes) + " bytes"),
-                        11, ""));
-    }
-    if (ec == http::error::header_limit) {
-      return send(build(transport_error(431, "headers_too_large",
-                                        "the request headers are larger than the limit of " +
-                                            std::to_string(cfg_.max_header_bytes) + " bytes"),
-                        11, ""));
-    }
-    if (is_http_parse_error(ec)) {
-      return send(build(transport_error(400, "bad_request", "malformed HTTP request: " + ec.message()),
-                        11, ""));
-    }
+    // A bad chunk, a chunked body over the limit: answer, then discard what still comes.
+    if (is_http_parse_error(ec)) return refuse(refusal_for(ec, core_.limits));
     // The client went away, or stalled past a timeout (the stream has closed the socket).
     if (ec == beast::error::timeout) log_line("closed: no progress within the timeout");
   }
@@ -205,11 +278,7 @@ class Session : public std::enable_shared_from_this<Session> {
     HttpRequest request;
     request.method = method_;
     request.target = target_;
-    for (const auto& field : req) {
-      auto [it, fresh] = request.headers.try_emplace(lower(field.name_string()),
-                                                    std::string(field.value()));
-      if (!fresh) it->second += ", " + std::string(field.value());
-    }
+    request.headers = std::move(head_.headers);
     request.body = std::move(req.body());
     request.peer = peer_;
     net::post(*core_.handler_pool, [self = shared_from_this(), request = std::move(request),
@@ -274,6 +343,11 @@ class Session : public std::enable_shared_from_this<Session> {
     res.version(version);
     res.result(static_cast<unsigned>(response.status));
     res.set(http::field::server, "FieldSync");
+    // An API's answers are data, never a page to render, frame or cache (OWASP REST headers).
+    res.set(http::field::cache_control, "no-store");
+    res.set("X-Content-Type-Options", "nosniff");
+    res.set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+    res.set(http::field::strict_transport_security, "max-age=31536000");
     for (const auto& [name, value] : response.headers) {
       if (name.empty() || is_server_owned(name) || has_line_break(name) || has_line_break(value)) {
         continue;
@@ -283,8 +357,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!response.content_type.empty() && !has_line_break(response.content_type)) {
       res.set(http::field::content_type, response.content_type);
     }
-    res.set(http::field::vary, "Accept-Encoding");
-    const ContentCoding coding = preferred_coding(accept_encoding);
+    if (response.compress) res.set(http::field::vary, "Accept-Encoding");
+    const ContentCoding coding =
+        response.compress ? preferred_coding(accept_encoding) : ContentCoding::identity;
     if (!response.body.empty() && coding != ContentCoding::identity) {
       try {
         res.body() = encode_body(coding, response.body);
@@ -365,7 +440,9 @@ class Session : public std::enable_shared_from_this<Session> {
   const ServerConfig& cfg_;
   beast::ssl_stream<beast::tcp_stream> stream_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<RequestParser> parser_;
+  std::size_t scanned_ = 0;  // header bytes already scanned for the blank line
+  HttpRequestHead head_;
   std::optional<http::response<http::empty_body>> continue_;
   std::optional<http::response<http::string_body>> res_;
   std::unique_ptr<char[]> drain_;  // only while lingering
@@ -373,6 +450,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   State state_ = State::starting;
   std::string peer_;
+  std::string address_;  // address_key() of the peer: connection cap and anonymous rate limit
   std::string method_ = "-", target_ = "-";
   Clock::time_point started_ = Clock::now();
   Clock::time_point body_deadline_ = Clock::now();

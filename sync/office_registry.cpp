@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "core/json_input.hpp"
 #include "core/uuid.hpp"
 
 namespace fieldsync {
@@ -56,13 +57,21 @@ void OfficeRegistry::load_if_changed() {
   std::ifstream in(file_);
   std::stringstream text;
   text << in.rdbuf();
-  const nlohmann::json json = nlohmann::json::parse(text.str(), nullptr, false);
-  if (json.is_discarded() || !json.is_array()) throw Error(Errc::storage, "the office list is not valid JSON", file_.string());
-  offices_.clear();
-  for (const auto& item : json) {
-    offices_.push_back(OfficeEntry{item.value("code", ""), item.value("token_hash", ""), item.value("added", ""),
-                                   item.value("revoked", "")});
+  nlohmann::json json;
+  try {
+    json = parse_json_input(text.str(), file_.string());
+  } catch (const Error& e) {
+    throw Error(Errc::storage, std::string("the office list is not valid JSON: ") + e.what(), file_.string(), e.issues());
   }
+  if (!json.is_array()) throw Error(Errc::storage, "the office list is not a JSON array", file_.string());
+  std::vector<OfficeEntry> offices;  // replaces the list only once the whole file is read
+  for (const auto& item : json) {
+    const bool shaped = item.is_object() && std::all_of(item.begin(), item.end(), [](const auto& v) { return v.is_string(); });
+    if (!shaped) throw Error(Errc::storage, "an entry of the office list is not an object of texts", file_.string());
+    offices.push_back(OfficeEntry{item.value("code", ""), item.value("token_hash", ""), item.value("added", ""),
+                                  item.value("revoked", "")});
+  }
+  offices_ = std::move(offices);
   loaded_at_ = stamp;
 }
 

@@ -1,8 +1,10 @@
 #include "sync/protocol.hpp"
 
 #include "core/error.hpp"
+#include "core/json_input.hpp"
 #include "core/merge.hpp"
 #include "core/schema_validator.hpp"
+#include "core/tuning.hpp"
 
 namespace fieldsync::protocol {
 
@@ -35,12 +37,10 @@ const SchemaValidator& response_validator() {
   return validator;
 }
 
+// Malformed JSON or UTF-8, nesting past tuning::kJsonMaxDepth, a key twice, a NUL: refused while
+// parsing (json_input), before the schema check or anything else walks the body.
 nlohmann::json parse_body(std::string_view body, const char* what) {
-  nlohmann::json parsed = nlohmann::json::parse(body, nullptr, false);
-  if (parsed.is_discarded()) {
-    throw Error(Errc::invalid_input, std::string("the ") + what + " is not valid JSON (or not valid UTF-8)");
-  }
-  return parsed;
+  return parse_json_input(body, std::string("the ") + what);
 }
 
 void check_shape(const SchemaValidator& validator, const nlohmann::json& body, const char* what) {
@@ -142,6 +142,14 @@ SyncResponse decode_sync_response(std::string_view body) {
   response.cursor = json["cursor"].get<std::int64_t>();
   response.more = json["more"].get<bool>();
   response.hq_time = json["hq_time"].get<std::int64_t>();
+  // HQ's time corrects this laptop's clock and bounds the versions it pulls: a time no clock of
+  // FieldSync can show (before its oldest data, past what 48 bits of milliseconds hold) would
+  // poison both.
+  constexpr std::int64_t kLatestMillis = (std::int64_t{1} << 47) - 1;
+  if (response.hq_time < tuning::kOldestVersionMillis || response.hq_time > kLatestMillis) {
+    throw Error(Errc::invalid_input, "the answer from HQ gives its time as " + std::to_string(response.hq_time) +
+                                         " ms, which no working clock shows: not applied");
+  }
   return response;
 }
 

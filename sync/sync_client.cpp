@@ -2,8 +2,10 @@
 
 #include <chrono>
 
+#include "core/change_check.hpp"
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "core/json_input.hpp"
 #include "core/tuning.hpp"
 #include "sync/https_client.hpp"
 #include "sync/protocol.hpp"
@@ -11,14 +13,32 @@
 namespace fieldsync {
 namespace {
 
+// An answer body as JSON, or a discarded value when parse_json_input refuses it: an answer is
+// input like any other, and a hostile or broken one (nested 100,000 deep, a key twice) must
+// give an error here, not a crash.
+nlohmann::json parse_answer(const std::string& body) {
+  try {
+    return parse_json_input(body, "the answer from HQ");
+  } catch (const Error&) {
+    return nlohmann::json(nlohmann::json::value_t::discarded);
+  }
+}
+
+// The text at `key` of an object, or `fallback` when absent or not text.
+std::string text_at(const nlohmann::json& object, const char* key, std::string fallback) {
+  if (!object.is_object()) return fallback;
+  const auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
 // HQ's JSON error body as an Error a field officer can act on.
 Error refusal(long status, const std::string& body) {
-  const nlohmann::json json = nlohmann::json::parse(body, nullptr, false);
+  const nlohmann::json json = parse_answer(body);
   std::string message = "HQ answered " + std::to_string(status);
   std::string code;
-  if (!json.is_discarded() && json.contains("error") && json["error"].is_object()) {
-    code = json["error"].value("code", "");
-    message = json["error"].value("message", message);
+  if (json.is_object() && json.contains("error")) {
+    code = text_at(json["error"], "code", "");
+    message = text_at(json["error"], "message", message);
   }
   switch (status) {
     case 401: return Error(Errc::invalid_input, "HQ refused this replica's token: " + message + " (ask HQ for a new token, then `fieldsync enroll`)");
@@ -54,19 +74,28 @@ SyncSummary SyncClient::run() {
     summary.bytes_sent += result.bytes_sent;
     summary.bytes_received += result.bytes_received;
     // HQ read its clock between our send and our receipt: take the middle as "the same moment".
+    auto offset_from = [&](std::int64_t hq_time) { return hq_time - (sent_at + received_at) / 2; };
     auto learn_offset = [&](std::int64_t hq_time) {
-      summary.clock_offset_millis = hq_time - (sent_at + received_at) / 2;
+      summary.clock_offset_millis = offset_from(hq_time);
       replica_.set_clock_offset(summary.clock_offset_millis);
     };
 
     if (result.status == 409) {
-      const nlohmann::json body = nlohmann::json::parse(result.body, nullptr, false);
-      const bool clock_ahead = !body.is_discarded() && body.contains("hq_time") && body.contains("error") &&
+      const nlohmann::json body = parse_answer(result.body);
+      const bool clock_ahead = !body.is_discarded() && body.contains("hq_time") && body["hq_time"].is_number_integer() &&
+                               body.contains("error") && body["error"].is_object() &&
                                body["error"].value("code", "") == "clock_ahead";
       if (!clock_ahead || restamped) throw refusal(result.status, result.body);
-      learn_offset(body["hq_time"].get<std::int64_t>());
-      const Hlc limit = make_hlc(static_cast<std::uint64_t>(body["hq_time"].get<std::int64_t>()), 0);
-      summary.restamped = replica_.restamp_unsent(limit, summary.clock_offset_millis);
+      const std::int64_t hq_time = body["hq_time"].get<std::int64_t>();
+      // The time HQ gives moves this laptop's clock: one no working clock shows is refused.
+      if (hq_time < tuning::kOldestVersionMillis || hq_time > (std::int64_t{1} << 47) - 1) {
+        throw Error(Errc::invalid_input, "HQ said this laptop's clock runs ahead, but gives its own time as " +
+                                             std::to_string(hq_time) + " ms, which no working clock shows");
+      }
+      // restamp_unsent learns the offset itself: it must know the one the unsent writes were
+      // stamped with (the one in effect until now) to correct each of them once.
+      summary.clock_offset_millis = offset_from(hq_time);
+      summary.restamped = replica_.restamp_unsent(make_hlc(static_cast<std::uint64_t>(hq_time), 0), summary.clock_offset_millis);
       restamped = true;
       continue;
     }
@@ -76,7 +105,10 @@ SyncSummary SyncClient::run() {
     learn_offset(response.hq_time);
     replica_.acknowledge(page.marks);  // HQ has stored the page
     summary.records_sent += page.changes.size();
-    const ApplySummary applied = replica_.apply_changes(response.changes, /*check=*/false, response.cursor);
+    // What HQ sends is checked against HQ's own time: a broken or hostile answer dated ahead of
+    // it must not move this laptop's clock (nothing of the page is applied, the cursor stays).
+    const ApplySummary applied =
+        replica_.apply_changes(response.changes, /*check=*/false, response.cursor, newest_allowed_at(response.hq_time));
     summary.records_received += applied.records_added + applied.records_changed;
     summary.conflicts_opened += applied.conflicts_opened;
     if (!page.more && !response.more) {

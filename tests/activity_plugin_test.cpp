@@ -277,3 +277,20 @@ TEST_F(ActivityPlugin, Migrate) {
     }
   }
 }
+
+// A field value nested 200,000 deep (as a hostile file or sync body could hold, were it not
+// refused while parsing) gets an issue naming the field from check(); normalize and check never
+// recurse over it.
+TEST_F(ActivityPlugin, ADeeplyNestedValueIsAnIssueNotACrash) {
+  for (const char* field : {"institutions", "place", "title"}) {
+    json deep = "SESRIC";  // built (and moved, never copied: a copy recurses) level by level
+    for (int i = 0; i < 200'000; ++i) {
+      json wrapper = json::array();
+      wrapper.push_back(std::move(deep));
+      deep = std::move(wrapper);
+    }
+    json fields;
+    ASSERT_NO_THROW(fields = type_->normalize(with(field, std::move(deep))));
+    expect_rejected(fields, field, "depth");
+  }
+}

@@ -145,7 +145,7 @@ TEST_F(CliTest, BadInputIsRefusedWithAClearMessageAndChangesNothing) {
   expect_refused({"add", "activity", "title=Nia\xC3\x28mey", "priority_area=8", "goal=2.8.1", "kind=workshop",
                   "status=implemented"},
                  3, {"title", "UTF-8"});
-  expect_refused({"add", "activity", "--file", "-"}, 3, {"malformed JSON"}, "{\"title\": ");
+  expect_refused({"add", "activity", "--file", "-"}, 3, {"not valid JSON"}, "{\"title\": ");
   expect_refused({"add", "activity", "titleonly"}, 3, {"field=value"});
   expect_refused({"add", "displacement", "title=x"}, 4, {"displacement"});
   expect_refused({"edit", id, "end_date=2018-01-01"}, 3, {"end_date", "end_after_start"});
@@ -254,6 +254,106 @@ TEST_F(CliTest, ImportWritesEveryRejectedLineWithItsReason) {
   EXPECT_EQ(rejected[6]["issues"][0]["rule"], "uuid");
   EXPECT_NE(rejected[7]["error"].get<std::string>().find("fields"), std::string::npos);
   EXPECT_EQ(run_json({"status"})["records"], 2);
+}
+
+// JSON nested 100,000 deep used to crash `add` (a recursive walk ran out of stack): now a clean
+// refusal naming the limit, exit 3, and nothing written.
+TEST_F(CliTest, AddRefusesJsonNestedTooDeep) {
+  init();
+  const std::string deep_value = std::string(100'000, '[') + std::string(100'000, ']');
+  const auto file = dir_.path() / "deep.json";
+  write_file(file, R"({"title": "x", "place": )" + deep_value + "}");
+  expect_refused({"add", "activity", "--file", file.string()}, 3, {"deeper than 64", "place"});
+  std::string objects;
+  for (int i = 0; i < 100'000; ++i) objects += "{\"a\":";
+  expect_refused({"add", "activity", "--file", "-"}, 3, {"deeper than 64"}, objects);
+  // A list typed as JSON on the command line goes through the same parse (60,000 levels: one
+  // argument may hold at most 128 KiB).
+  expect_refused({"add", "activity", "title=x", "priority_area=8", "goal=2.8.1", "kind=workshop",
+                  "status=implemented", "institutions=" + std::string(60'000, '[') + std::string(60'000, ']')},
+                 3, {"deeper than 64", "institutions"});
+}
+
+// A key twice ("office":"AFG","office":"NER" kept only NER) and a NUL character (\u0000) in text
+// are refused, naming the field.
+TEST_F(CliTest, AddRefusesDuplicateKeysAndNulNamingTheField) {
+  init();
+  const std::string rest = R"("priority_area": 8, "goal": "2.8.1", "kind": "workshop", "status": "implemented"})";
+  expect_refused({"add", "activity", "--file", "-"}, 3, {"\"title\" appears twice"},
+                 R"({"title": "Atelier", "title": "Workshop", )" + rest);
+  expect_refused({"add", "activity", "--file", "-"}, 3, {"NUL", "title"}, R"({"title": "Nia\u0000mey", )" + rest);
+  expect_refused({"add", "activity", "--file", "-"}, 3, {"NUL"}, std::string(R"({"title": "Nia)") + '\0' + R"(mey", )" + rest);
+  expect_refused({"add", "activity", "title=x", "priority_area=8", "goal=2.8.1", "kind=workshop", "status=implemented",
+                  R"(institutions=["SESRIC", "ISE\u0000SCO"])"},
+                 3, {"NUL", "institutions"});
+  expect_refused({"add", "activity", "title=x", "priority_area=8", "goal=2.8.1", "kind=workshop", "status=implemented",
+                  R"(institutions=["a", {"k": 1, "k": 2}])"},
+                 3, {"\"k\" appears twice"});
+  // The --json error names the field and the rule for a script.
+  RunResult r = run({"add", "activity", "--file", "-", "--json"}, R"({"title": "Nia\u0000mey", )" + rest);
+  EXPECT_EQ(r.exit_code, 3);
+  const nlohmann::json error = nlohmann::json::parse(r.err)["error"];
+  ASSERT_EQ(error["issues"].size(), 1u) << r.err;
+  EXPECT_EQ(error["issues"][0]["field"], "title");
+  EXPECT_EQ(error["issues"][0]["rule"], "nul");
+}
+
+// Import: a line nested too deep, a line with a key twice, a line with a NUL are each rejected
+// naming the line (and the field), nothing is stored for them, and the good lines still are.
+TEST_F(CliTest, ImportRejectsDeepDuplicateKeyAndNulLinesNamingEach) {
+  init();
+  const std::string fields = R"("priority_area": 3, "goal": "2.3.1", "kind": "workshop", "status": "planned")";
+  const std::string good = R"({"fields": {"title": "Atelier", )" + fields + "}}";
+  std::string file_text;
+  file_text += good + "\n";                                                                            // 1 ok
+  file_text += R"({"fields": {"title": "x", "place": )" + std::string(100'000, '[') + "\n";            // 2 deep
+  file_text += R"({"office": "AFG", "office": "NER", "fields": {"title": "Atelier", )" + fields + "}}\n";  // 3 dup
+  file_text += R"({"fields": {"title": "A", "title": "B", )" + fields + "}}\n";                        // 4 dup
+  file_text += R"({"fields": {"title": "Nia\u0000mey", )" + fields + "}}\n";                           // 5 NUL
+  file_text += std::string(R"({"fields": {"title": "Nia)") + '\0' + R"(mey", )" + fields + "}}\n";          // 6 raw 0
+  file_text += good + "\n";                                                                            // 7 ok
+  const auto input = dir_.path() / "hostile.jsonl";
+  const auto rejects = dir_.path() / "hostile.rejects.jsonl";
+  write_file(input, file_text);
+  RunResult r = run({"import", "activity", input.string(), "--rejects", rejects.string(), "--json"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  const nlohmann::json summary = nlohmann::json::parse(r.out);
+  EXPECT_EQ(summary["lines"], 7);
+  EXPECT_EQ(summary["added"], 2);
+  EXPECT_EQ(summary["rejected"], 5);
+  EXPECT_EQ(run_json({"status"})["records"], 2);
+
+  std::map<int, nlohmann::json> rejected;
+  std::ifstream in(rejects);
+  std::string line;
+  while (std::getline(in, line)) {
+    nlohmann::json entry = nlohmann::json::parse(line);
+    rejected[entry["line"].get<int>()] = entry;
+  }
+  ASSERT_EQ(rejected.size(), 5u);
+  auto expect_issue = [&](int line_number, const std::string& field, const std::string& rule) {
+    const nlohmann::json& entry = rejected[line_number];
+    ASSERT_EQ(entry["issues"].size(), 1u) << entry.dump();
+    EXPECT_EQ(entry["issues"][0]["field"], field) << entry.dump();
+    EXPECT_EQ(entry["issues"][0]["rule"], rule) << entry.dump();
+  };
+  expect_issue(2, "place", "depth");
+  expect_issue(3, "office", "duplicate_key");
+  expect_issue(4, "title", "duplicate_key");
+  expect_issue(5, "title", "nul");
+  expect_issue(6, "title", "nul");
+  EXPECT_NE(rejected[3]["error"].get<std::string>().find("\"office\" appears twice"), std::string::npos);
+}
+
+TEST_F(CliTest, ANegativeOrNonNumericLimitIsAUsageError) {
+  init();
+  for (const char* limit : {"-3", "x", "2.5", "-0"}) {
+    RunResult r = run({"list", "--limit", limit});
+    EXPECT_EQ(r.exit_code, 2) << "--limit " << limit << ": " << r.err;
+    EXPECT_NE(r.err.find("--limit"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(run({"list", "--limit", "0"}).exit_code, 0);
+  EXPECT_EQ(run({"list", "--limit", "3"}).exit_code, 0);
 }
 
 }  // namespace

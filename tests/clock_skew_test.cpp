@@ -22,6 +22,8 @@ namespace fieldsync {
 namespace {
 
 constexpr std::int64_t kThreeDays = 3LL * 86'400'000;
+// The real time between two edits that must keep their order though made on two laptops.
+constexpr int kMomentMillis = 400;
 
 class ClockSkew : public ::testing::Test {
  protected:
@@ -73,14 +75,22 @@ TEST_F(ClockSkew, ALaptopDaysAheadDoesNotWinAConflictItLostInRealTime) {
   // time zone…): the offset it learnt no longer corrects it.
   ahead.clock().set_wall([] { return Clock::system_millis() + kThreeDays; });
   // Concurrent edits of the same field: first the skewed laptop, a moment later the right one.
+  // "A moment" must exceed what neither laptop can know: each learns HQ's time to within half
+  // the round trip of the request that told it (on 127.0.0.1 tens of milliseconds: a TLS
+  // handshake, delayed ACKs; more under a sanitizer), and both stamps carry that error.
+  const std::int64_t skewed_edit_at = Clock::system_millis();
   ahead.edit(id, {{"status", "cancelled"}});
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(kMomentMillis));
   right.edit(id, {{"status", "implemented"}});
   sync(right);
   const SyncSummary skewed = sync(ahead);
   EXPECT_GT(skewed.restamped, 0u) << "HQ said clock_ahead; the unsent edit got its real time";
   EXPECT_NEAR(static_cast<double>(skewed.clock_offset_millis), static_cast<double>(-kThreeDays), 60'000.0);
   sync(right);
+  // Restamped once, to the time it was made (give or take the offset's error).
+  const FieldWrite restamped = right.get(id).state.at("status").heads.front();
+  ASSERT_EQ(restamped.value, "cancelled");
+  EXPECT_NEAR(static_cast<double>(hlc_millis(restamped.version.hlc)), static_cast<double>(skewed_edit_at), kMomentMillis / 2.0);
 
   for (Replica* r : {&ahead, &right}) {
     const Record record = r->get(id);
@@ -107,12 +117,40 @@ TEST_F(ClockSkew, ARecordCreatedAheadKeepsItsFieldsWhenRestamped) {
   const SyncSummary summary = sync(ahead);
   EXPECT_GT(summary.restamped, 0u);
   const Record restamped = ahead.get(created.id);
-  EXPECT_EQ(restamped.fields, ahead.get(created.id).fields);
-  EXPECT_EQ(restamped.fields["place"], "Zinder");
+  nlohmann::json expected = created.fields;
+  expected["place"] = "Zinder";
+  EXPECT_EQ(restamped.fields, expected) << "every field as written, the edit included";
+  EXPECT_EQ(restamped.versions.size(), created.versions.size());
   EXPECT_LT(hlc_millis(restamped.created), static_cast<std::uint64_t>(Clock::system_millis() + 60'000));
   Replica& other = laptop("other");
   sync(other);
   EXPECT_EQ(other.get(created.id).fields, restamped.fields) << "HQ and the other laptop got the corrected record";
+}
+
+// A laptop that already learnt its offset stamps right; when its clock then jumps further
+// ahead, its unsent writes are corrected by the jump only, not by the whole offset a second
+// time (which would date them days in the past, losing every conflict and preceding the
+// record's creation).
+TEST_F(ClockSkew, AWriteIsCorrectedOnceWhenTheClockJumpsAgain) {
+  Replica& ahead = laptop("ahead");
+  ahead.clock().set_wall([] { return Clock::system_millis() + kThreeDays; });
+  sync(ahead);  // nothing to send: learns its offset of about -3 days
+  const Record created = ahead.add("activity", {{"title", "Atelier"}, {"priority_area", 3}, {"goal", "2.3.1"},
+                                                {"kind", "workshop"}, {"status", "planned"}});
+  EXPECT_NEAR(static_cast<double>(hlc_millis(created.created)), static_cast<double>(Clock::system_millis()), 60'000.0)
+      << "stamped with HQ's time";
+  std::this_thread::sleep_for(std::chrono::milliseconds(kMomentMillis));  // past the offsets' error
+  ahead.clock().set_wall([] { return Clock::system_millis() + 2 * kThreeDays; });  // jumps 3 more days
+  const std::int64_t edited_at = Clock::system_millis();
+  ahead.edit(created.id, {{"status", "implemented"}});
+  const SyncSummary summary = sync(ahead);
+  EXPECT_GT(summary.restamped, 0u) << "the edit was stamped 3 days ahead: HQ said clock_ahead";
+  const Record edited = ahead.get(created.id);
+  const auto stamped = static_cast<double>(hlc_millis(edited.versions.at("status").hlc));
+  EXPECT_NEAR(stamped, static_cast<double>(edited_at), 60'000.0) << "corrected by 3 days, not by 6";
+  EXPECT_GT(edited.versions.at("status").hlc, edited.created) << "an edit comes after the creation";
+  EXPECT_EQ(hlc_millis(edited.created), hlc_millis(created.created)) << "the creation, stamped right, is left alone";
+  EXPECT_EQ(ahead.status().pending_records, 0);
 }
 
 }  // namespace

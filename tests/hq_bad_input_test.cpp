@@ -2,6 +2,11 @@
 // HQ's store is exactly as it was. Requests go to the real `fieldsync-hq serve` over real TLS.
 #include <gtest/gtest.h>
 
+#include <sqlite3.h>
+
+#include <functional>
+
+#include "core/change_check.hpp"
 #include "core/plugin_host.hpp"
 #include "core/replica.hpp"
 #include "hq_fixture.hpp"
@@ -101,7 +106,11 @@ TEST_F(HqBadInput, AChangeThatBreaksItsSchemaGets400NamingTheField) {
   protocol::SyncRequest request = request_from("NER");
   FieldState& area = request.changes[0].fields["priority_area"];
   area.heads[0].value = 42;
-  expect_refused(protocol::encode(request), ner_token_, 400, {"priority_area"});
+  expect_refused(protocol::encode(request), ner_token_, 400, {"priority_area", "breaks 1 rule"});
+  // A record whose fields are each valid but break a rule between them: the count is the count.
+  protocol::SyncRequest dates = request_from("NER");
+  dates.changes[0].fields["end_date"] = initial_state(FieldWrite{dates.changes[0].created, "2001-01-01", "x"});
+  expect_refused(protocol::encode(dates), ner_token_, 400, {"end_date", "would break 1 rule"});
   // One bad record in a page: the whole page is refused, the good one too.
   protocol::SyncRequest page = request_from("NER");
   page.changes.push_back(request.changes[0]);
@@ -120,6 +129,89 @@ TEST_F(HqBadInput, VersionsStampedFarAheadOfHqsClockGet409WithHqsTime) {
   EXPECT_EQ(json["error"]["code"], "clock_ahead");
   EXPECT_NEAR(static_cast<double>(json["hq_time"].get<std::int64_t>()), static_cast<double>(Clock::system_millis()), 60'000);
   EXPECT_EQ(snapshot_store(hq_->store()), before);
+}
+
+// HQ's persisted clock, read from its store.
+Hlc hq_clock(const std::filesystem::path& store) {
+  sqlite3* db = nullptr;
+  Hlc clock = 0;
+  if (sqlite3_open_v2(store.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'clock'", -1, &st, nullptr) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+      clock = std::stoull(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+    }
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  return clock;
+}
+
+TEST_F(HqBadInput, AVersionOutOfBoundsAnywhereIsRefusedAndHqsClockStays) {
+  const std::int64_t now = Clock::system_millis();
+  const Hlc far = make_hlc(static_cast<std::uint64_t>(now + 30LL * 365 * 86'400'000), 0);
+  const std::string other = "0123456789abcdef";
+  std::vector<std::pair<std::string, std::function<void(RecordChange&)>>> cases = {
+      {"creation 30 years ahead", [&](RecordChange& c) { c.created.hlc = far; }},
+      {"creation 2^63-1", [&](RecordChange& c) { c.created.hlc = kMaxStoredHlc; }},
+      {"creation in 2001", [&](RecordChange& c) { c.created.hlc = make_hlc(1'000'000'000'000, 0); }},
+      {"a replaced version far ahead", [&](RecordChange& c) { c.fields["title"].replaced.push_back({far, other}); }},
+      {"a tombstone far ahead", [&](RecordChange& c) { c.fields[kDeletedField] = initial_state(FieldWrite{{far, other}, true, "x"}); }},
+      {"a head at 2^64-1", [&](RecordChange& c) { c.fields["place"] = initial_state(FieldWrite{{~Hlc{0}, other}, "Niamey", "x"}); }},
+      {"a head at 2^63", [&](RecordChange& c) { c.fields["place"] = initial_state(FieldWrite{{kMaxStoredHlc + 1, other}, "Niamey", "x"}); }},
+  };
+  for (const auto& [name, tamper] : cases) {
+    SCOPED_TRACE(name);
+    protocol::SyncRequest request = request_from("NER");
+    tamper(request.changes[0]);
+    const std::string before = snapshot_store(hq_->store());
+    const CurlReply reply = post(protocol::encode(request), ner_token_);
+    EXPECT_TRUE(reply.status == 400 || reply.status == 409) << reply.status << " " << reply.body;
+    const nlohmann::json json = nlohmann::json::parse(reply.body, nullptr, false);
+    ASSERT_TRUE(!json.is_discarded() && json.contains("error")) << reply.body;
+    // Named by the record, or refused by the protocol's schema before any record is read.
+    EXPECT_TRUE(reply.body.find(request.changes[0].id) != std::string::npos || reply.body.find("shape") != std::string::npos)
+        << reply.body;
+    EXPECT_EQ(snapshot_store(hq_->store()), before);
+  }
+  // A negative version, as text on the wire.
+  std::string body = protocol::encode(request_from("NER"));
+  const std::string created = "\"created\":[";
+  const auto at = body.find(created);
+  ASSERT_NE(at, std::string::npos);
+  body.insert(at + created.size(), "-");
+  expect_refused(body, ner_token_, 400, {"shape"});
+  // The next good request is stored, and HQ's clock — what it stamps its own next write with —
+  // is near the real time, not years ahead.
+  ASSERT_EQ(post(protocol::encode(request_from("NER")), ner_token_).status, 200);
+  const Hlc clock = hq_clock(hq_->store());
+  EXPECT_GT(clock, 0u);
+  EXPECT_LT(clock, newest_allowed_at(Clock::system_millis())) << format_hlc_time(clock);
+  EXPECT_GT(hlc_millis(clock), static_cast<std::uint64_t>(now - 60'000)) << format_hlc_time(clock);
+}
+
+TEST_F(HqBadInput, EveryValueOfAFieldStateIsChecked) {
+  // A losing concurrent write with a status the schema does not know.
+  protocol::SyncRequest bogus = request_from("NER");
+  FieldState& status = bogus.changes[0].fields["status"];
+  status.heads.insert(status.heads.begin(),
+                      FieldWrite{{bogus.changes[0].created.hlc - 1, "0123456789abcdef"}, "bogus-status", "mallory"});
+  expect_refused(protocol::encode(bogus), ner_token_, 400, {"status", bogus.changes[0].id});
+  // A tombstone carrying a 1 KB object.
+  protocol::SyncRequest heavy = request_from("NER");
+  heavy.changes[0].fields[kDeletedField] = initial_state(
+      FieldWrite{{heavy.changes[0].created.hlc + 1, heavy.replica}, {{"blob", std::string(1024, 'x')}}, "x"});
+  expect_refused(protocol::encode(heavy), ner_token_, 400, {"tombstone", heavy.changes[0].id});
+}
+
+TEST_F(HqBadInput, AReSentVersionWithAnotherValueIsRefused) {
+  const protocol::SyncRequest request = request_from("NER");
+  ASSERT_EQ(post(protocol::encode(request), ner_token_).status, 200);
+  const CurlReply again = post(protocol::encode(request), ner_token_);
+  EXPECT_EQ(again.status, 200) << "an identical re-send is fine: " << again.body;
+  protocol::SyncRequest other = request;
+  other.changes[0].fields["title"].heads[0].value = "Autre chose";
+  expect_refused(protocol::encode(other), ner_token_, 400, {"title", request.changes[0].id, "one version names one value"});
 }
 
 TEST_F(HqBadInput, HealthAnswersWithoutAToken) {

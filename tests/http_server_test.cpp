@@ -13,8 +13,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hq_fixture.hpp"
 #include "https_test_client.hpp"
 #include "sync/compression.hpp"
+#include "sync/internal/rate_limiter.hpp"
+#include "sync/protocol.hpp"
 #include "sync/tls_identity.hpp"
 #include "test_support.hpp"
 
@@ -68,7 +71,7 @@ class HttpServerTest : public ::testing::Test {
       std::this_thread::sleep_for(300ms);
       return {200, "text/plain", "slow " + req.target, {}};
     }
-    if (req.target == "/echo") return {200, "application/octet-stream", req.body, {}};
+    if (req.target == "/echo") return {200, "application/octet-stream", req.body, {}, /*compress=*/true};
     if (req.target == "/invalid") {
       throw Error(Errc::validation, "record rejected", "record 0190",
                   {{"end_date", "end_after_start", "must be on or after start_date"}});
@@ -76,6 +79,20 @@ class HttpServerTest : public ::testing::Test {
     if (req.target == "/missing") throw Error(Errc::not_found, "no such record");
     if (req.target == "/crash") throw std::runtime_error("secret internal detail");
     return {404, "application/json", error_body("not_found", "no route"), {}};
+  }
+
+  // An authorizer like HQ's: /echo needs "Authorization: Bearer good" or "Bearer other" (each
+  // its own principal); anything else passes, anonymous.
+  static Authorization authorize(const HttpRequestHead& head) {
+    Authorization verdict;
+    if (head.target != "/echo") return verdict;
+    const auto it = head.headers.find("authorization");
+    if (it != head.headers.end() && (it->second == "Bearer good" || it->second == "Bearer other")) {
+      verdict.principal = it->second;
+    } else {
+      verdict.refusal = HttpResponse{401, "application/json", error_body("unauthorized", "no token"), {}};
+    }
+    return verdict;
   }
 
   void start(ServerConfig c) {
@@ -518,6 +535,309 @@ TEST_F(HttpServerTest, RunUntilSignalReturnsWhenStoppedElsewhere) {
   EXPECT_EQ(curl_request(get("/v1/health")).status, 200);
   server_->stop();
   EXPECT_EQ(done.wait_for(5s), std::future_status::ready);
+}
+
+
+// --- framing: a request whose length is not certain is answered 400 and the connection closed ---
+
+std::size_t count_responses(const std::string& wire) {
+  std::size_t n = 0;
+  for (auto at = wire.find("HTTP/1.1 "); at != std::string::npos; at = wire.find("HTTP/1.1 ", at + 1)) ++n;
+  return n;
+}
+
+// Sends `bytes` on a fresh TLS connection and reads until the server closes it (at most 3 s).
+std::string send_raw(unsigned short port, const std::filesystem::path& ca, const std::string& bytes,
+                     bool& closed) {
+  test::RawTlsClient client(port, ca);
+  closed = false;
+  if (!client.connected() || !client.write(bytes)) return "(no connection)";
+  return client.read_until_close(3s, closed);
+}
+
+TEST_F(HttpServerTest, UnknownTransferEncodingIsRefusedAndItsBodyNeverReadAsARequest) {
+  start();
+  // The "body" is itself a request: read on, it would be a smuggled second request.
+  bool closed = false;
+  const std::string wire = send_raw(server_->port(), identity_.ca_cert,
+                                    "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: foo\r\n\r\n"
+                                    "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n",
+                                    closed);
+  EXPECT_EQ(count_responses(wire), 1u) << wire;
+  EXPECT_EQ(wire.rfind("HTTP/1.1 400", 0), 0u) << wire;
+  EXPECT_NE(wire.find("\"bad_request\""), std::string::npos) << wire;
+  EXPECT_NE(wire.find("Connection: close"), std::string::npos) << wire;
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(calls_, 0);
+}
+
+TEST_F(HttpServerTest, EveryUncertainFramingIsRefusedAndClosed) {
+  start();
+  const std::string smuggled = "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"TE then CL", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"},
+      {"CL then TE", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"},
+      {"CL then unknown TE", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nTransfer-Encoding: foo\r\n\r\n"},
+      {"chunked not last", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, foo\r\n\r\n"},
+      {"two TE fields", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: foo\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+      {"TE in HTTP/1.0", "POST /echo HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+      {"two different CL", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\n"},
+      {"two equal CL", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n"},
+      {"CL list", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 0, 0\r\n\r\n"},
+      {"CL not a number", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: +0\r\n\r\n"},
+      {"bad chunk size", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"},
+      {"obs-fold", "POST /echo HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n Content-Length: 0\r\n\r\n"},
+      {"space before first field", "POST /echo HTTP/1.1\r\n Host: x\r\n\r\n"},
+      {"bare LF", "GET /v1/health HTTP/1.1\nHost: x\n\n"},
+      {"bad version", "GET /v1/health HTTP/2.0\r\nHost: x\r\n\r\n"},
+      {"bad request line", "GET  /v1/health HTTP/1.1\r\nHost: x\r\n\r\n"},
+      {"no Host", "GET /v1/health HTTP/1.1\r\n\r\n"},
+      {"two Hosts", "GET /v1/health HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n"},
+      {"absolute target", "GET http://x/v1/health HTTP/1.1\r\nHost: x\r\n\r\n"},
+      {"space in a field name", "GET /v1/health HTTP/1.1\r\nHost : x\r\n\r\n"},
+  };
+  for (const auto& [name, bytes] : cases) {
+    bool closed = false;
+    const std::string wire = send_raw(server_->port(), identity_.ca_cert, bytes + smuggled, closed);
+    EXPECT_EQ(count_responses(wire), 1u) << name << ": " << wire;
+    EXPECT_EQ(wire.rfind("HTTP/1.1 400", 0), 0u) << name << ": " << wire;
+    EXPECT_NE(wire.find("{\"error\":{\"code\":\"bad_request\""), std::string::npos) << name << ": " << wire;
+    EXPECT_TRUE(closed) << name;
+  }
+  EXPECT_EQ(calls_, 0);
+  EXPECT_EQ(curl_request(get("/v1/health")).status, 200);  // still serving
+}
+
+TEST_F(HttpServerTest, PipelinedAndChunkedRequestsStillWork) {
+  start();
+  test::RawTlsClient client(server_->port(), identity_.ca_cert);
+  ASSERT_TRUE(client.connected());
+  ASSERT_TRUE(client.write("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+                           "GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  bool closed = false;
+  const std::string wire = client.read_until_close(3s, closed);
+  EXPECT_EQ(count_responses(wire), 2u) << wire;
+  EXPECT_NE(wire.find("\r\n\r\nabcde"), std::string::npos) << wire;
+  EXPECT_NE(wire.find("{\"status\":\"ok\"}"), std::string::npos) << wire;
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(calls_, 2);
+}
+
+TEST_F(HttpServerTest, TooManyHeaderFieldsIs431AndALongTargetIs414) {
+  ServerConfig c = config();
+  c.max_header_fields = 20;
+  c.max_target_bytes = 100;
+  start(c);
+  std::string many = "GET /v1/health HTTP/1.1\r\nHost: x\r\n";
+  for (int i = 0; i < 30; ++i) many += "X-" + std::to_string(i) + ": 1\r\n";
+  bool closed = false;
+  std::string wire = send_raw(server_->port(), identity_.ca_cert, many + "\r\n", closed);
+  EXPECT_EQ(wire.rfind("HTTP/1.1 431", 0), 0u) << wire;
+  EXPECT_TRUE(closed);
+  wire = send_raw(server_->port(), identity_.ca_cert,
+                  "GET /" + std::string(200, 'a') + " HTTP/1.1\r\nHost: x\r\n\r\n", closed);
+  EXPECT_EQ(wire.rfind("HTTP/1.1 414", 0), 0u) << wire;
+  EXPECT_NE(wire.find("\"target_too_long\""), std::string::npos) << wire;
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(calls_, 0);
+}
+
+// --- exhaustion ---
+
+TEST_F(HttpServerTest, OneAddressAtItsConnectionCapLeavesOthersServed) {
+  ServerConfig c = config();
+  c.max_connections = 64;
+  c.max_connections_per_address = 4;
+  start(c);
+  std::vector<int> idle;
+  for (int i = 0; i < 6; ++i) {  // 4 held, 2 closed at once
+    const int fd = test::connect_loopback(server_->port());
+    ASSERT_GE(fd, 0);
+    idle.push_back(fd);
+  }
+  std::this_thread::sleep_for(200ms);  // let the server accept them all
+  CurlRequest same = get("/v1/health");
+  same.timeout_ms = 1500;
+  EXPECT_NE(curl_request(same).code, CURLE_OK) << "127.0.0.1 is over its cap";
+  CurlRequest other = get("/v1/health");
+  other.local_address = "127.0.0.2";
+  CurlReply reply = curl_request(other);
+  ASSERT_EQ(reply.code, CURLE_OK) << reply.error;
+  EXPECT_EQ(reply.status, 200);
+  // Once 127.0.0.1's idle sockets go, it is served again.
+  for (int fd : idle) ::close(fd);
+  bool served = false;
+  for (int i = 0; i < 40 && !served; ++i) {
+    served = curl_request(get("/v1/health")).status == 200;
+    if (!served) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(served);
+}
+
+TEST_F(HttpServerTest, TokenIsCheckedWhenTheHeadersArriveBeforeAnyBody) {
+  ServerConfig c = config();
+  c.max_body_bytes = 2 * 1024 * 1024;  // the announced body fits: only the token can refuse it
+  c.authorize = authorize;
+  start(c);
+  for (const std::string auth : {"", "Authorization: Bearer wrong\r\n"}) {
+    test::RawTlsClient client(server_->port(), identity_.ca_cert);
+    ASSERT_TRUE(client.connected());
+    ASSERT_TRUE(client.write("POST /echo HTTP/1.1\r\nHost: x\r\n" + auth +
+                             "Content-Length: 1000000\r\n\r\n"));
+    const auto t = std::chrono::steady_clock::now();
+    const std::string first = client.read_some(3s);  // and no byte of the body sent
+    EXPECT_LT(since(t), 1s) << "the 401 waited for the body";
+    EXPECT_EQ(first.rfind("HTTP/1.1 401", 0), 0u) << first;
+    bool closed = false;
+    const std::string rest = client.read_until_close(2s, closed);
+    EXPECT_NE((first + rest).find("\"unauthorized\""), std::string::npos) << first << rest;
+    EXPECT_TRUE(closed) << "a refused request's connection stays open";
+  }
+  EXPECT_EQ(calls_, 0);
+  CurlReply good = curl_request(post("/echo", "hello", {"Authorization: Bearer good"}));
+  EXPECT_EQ(good.status, 200);
+  EXPECT_EQ(good.body, "hello");
+}
+
+TEST_F(HttpServerTest, EachTokenIsRateLimitedWith429AndRetryAfter) {
+  ServerConfig c = config();
+  c.authorize = authorize;
+  c.rate_per_second = 2;
+  c.rate_burst = 3;
+  start(c);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(curl_request(post("/echo", "x", {"Authorization: Bearer good"})).status, 200) << i;
+  }
+  CurlReply limited = curl_request(post("/echo", "x", {"Authorization: Bearer good"}));
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(json_of(limited.body)["error"]["code"], "rate_limited") << limited.body;
+  EXPECT_EQ(limited.headers["retry-after"], "1");
+  EXPECT_EQ(calls_, 3);
+  // Another token, and anonymous requests, are not held back by it.
+  EXPECT_EQ(curl_request(post("/echo", "x", {"Authorization: Bearer other"})).status, 200);
+  EXPECT_EQ(curl_request(get("/v1/health")).status, 200);
+  // After Retry-After, the token is served again.
+  std::this_thread::sleep_for(1100ms);
+  EXPECT_EQ(curl_request(post("/echo", "x", {"Authorization: Bearer good"})).status, 200);
+}
+
+TEST_F(HttpServerTest, RequestsWithoutAGoodTokenAreRateLimitedPerAddress) {
+  ServerConfig c = config();
+  c.authorize = authorize;
+  c.anonymous_rate_per_second = 0.5;
+  c.anonymous_burst = 4;
+  start(c);
+  // A wrong-token flood: 401s, then 429s.
+  int unauthorized = 0, limited = 0;
+  for (int i = 0; i < 8; ++i) {
+    const CurlReply r = curl_request(post("/echo", "x", {"Authorization: Bearer guess" + std::to_string(i)}));
+    unauthorized += r.status == 401;
+    limited += r.status == 429 && r.headers.count("retry-after") == 1;
+  }
+  EXPECT_EQ(unauthorized, 4);
+  EXPECT_EQ(limited, 4);
+  // Health probes from that address are held back too; another address and a good token are not.
+  EXPECT_EQ(curl_request(get("/v1/health")).status, 429);
+  CurlRequest other = get("/v1/health");
+  other.local_address = "127.0.0.2";
+  EXPECT_EQ(curl_request(other).status, 200);
+  EXPECT_EQ(curl_request(post("/echo", "x", {"Authorization: Bearer good"})).status, 200);
+}
+
+TEST(RateLimiterTest, MemoryIsBoundedAndADebtorStaysLimited) {
+  http_detail::RateLimiter limiter(1.0, 2, 100);
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(limiter.take("a", t0));
+  EXPECT_FALSE(limiter.take("a", t0));
+  EXPECT_EQ(limiter.take("a", t0), 1L);
+  // 10,000 other keys, each seen once: the table never grows past its bound.
+  for (int i = 0; i < 10000; ++i) limiter.take("k" + std::to_string(i), t0 + 1ms);
+  EXPECT_LE(limiter.keys(), 100u);
+  // A key that refilled is as good as new.
+  EXPECT_FALSE(limiter.take("a", t0 + 5s));
+}
+
+// --- TLS and compression ---
+
+TEST_F(HttpServerTest, CbcOnlyTls12ClientIsRefusedAndTls13Works) {
+  start();
+  CurlRequest cbc = get("/v1/health");
+  cbc.ssl_version = static_cast<long>(CURL_SSLVERSION_TLSv1_2) | static_cast<long>(CURL_SSLVERSION_MAX_TLSv1_2);
+  cbc.cipher_list =
+      "ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA:ECDHE-ECDSA-AES128-SHA256:ECDHE-ECDSA-AES256-SHA384:"
+      "ECDHE-RSA-AES128-SHA:AES128-SHA:AES256-SHA:AES128-GCM-SHA256:@SECLEVEL=0";
+  CurlReply refused = curl_request(cbc);
+  EXPECT_EQ(refused.code, CURLE_SSL_CONNECT_ERROR) << refused.error;
+
+  CurlRequest aead12 = cbc;
+  aead12.cipher_list = "ECDHE-ECDSA-AES128-GCM-SHA256";
+  EXPECT_EQ(curl_request(aead12).status, 200);
+
+  CurlRequest tls13 = get("/v1/health");
+  tls13.ssl_version = static_cast<long>(CURL_SSLVERSION_TLSv1_3) | static_cast<long>(CURL_SSLVERSION_MAX_TLSv1_3);
+  CurlReply reply = curl_request(tls13);
+  ASSERT_EQ(reply.code, CURLE_OK) << reply.error;
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(calls_, 2);
+}
+
+TEST_F(HttpServerTest, OnlyResponsesTheHandlerMarksAreCompressed) {
+  start();
+  for (const std::string path : {"/", "/v1/health", "/missing"}) {
+    CurlRequest r = get(path);
+    r.headers = {"Accept-Encoding: gzip, zstd"};
+    const CurlReply reply = curl_request(r);
+    EXPECT_EQ(reply.headers.count("content-encoding"), 0u) << path;
+    EXPECT_EQ(json_of(reply.body).is_discarded(), false) << path << ": " << reply.body;
+  }
+  CurlReply echo = curl_request(post("/echo", std::string(1000, 'e'), {"Accept-Encoding: gzip"}));
+  EXPECT_EQ(echo.headers["content-encoding"], "gzip");
+}
+
+
+// --- the same at the real `fieldsync-hq serve` (HqService::authorize wired in) ---
+
+TEST(HqServeTest, TokenCheckedOnHeadersAndOnlySyncBodiesCompressed) {
+  TempDir dir;
+  RunningHq hq(dir.path() / "hq");
+  const std::string token = hq.add_office("NER");
+  hq.start();
+  const auto port = static_cast<unsigned short>(std::stoi(hq.url().substr(hq.url().rfind(':') + 1)));
+
+  // No token, a body announced and never sent: 401 at once, connection closed.
+  test::RawTlsClient client(port, hq.ca_file());
+  ASSERT_TRUE(client.connected());
+  ASSERT_TRUE(client.write("POST /v1/sync HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n"));
+  const auto t = std::chrono::steady_clock::now();
+  const std::string first = client.read_some(3s);
+  EXPECT_LT(since(t), 1s);
+  EXPECT_EQ(first.rfind("HTTP/1.1 401", 0), 0u) << first;
+  bool closed = false;
+  const std::string rest = client.read_until_close(3s, closed);
+  EXPECT_NE((first + rest).find("\"unauthorized\""), std::string::npos);
+  EXPECT_TRUE(closed);
+
+  // Only sync bodies are compressed: not `/`, not the health answer.
+  for (const std::string path : {"/", "/v1/health"}) {
+    CurlRequest r;
+    r.url = hq.url() + path;
+    r.ca_file = hq.ca_file();
+    r.headers = {"Accept-Encoding: gzip, zstd"};
+    const CurlReply reply = curl_request(r);
+    EXPECT_EQ(reply.headers.count("content-encoding"), 0u) << path;
+  }
+  protocol::SyncRequest sync;
+  sync.replica = "0123456789abcdef";
+  CurlRequest r;
+  r.url = hq.url() + "/v1/sync";
+  r.ca_file = hq.ca_file();
+  r.method = "POST";
+  r.body = protocol::encode(sync);
+  r.headers = {"Authorization: Bearer " + token, "Content-Type: application/json", "Accept-Encoding: gzip"};
+  CurlReply reply = curl_request(r);
+  EXPECT_EQ(reply.status, 200) << reply.body;
+  EXPECT_EQ(reply.headers["content-encoding"], "gzip");
 }
 
 }  // namespace

@@ -43,6 +43,7 @@ struct CurlRequest {
   long ssl_version = CURL_SSLVERSION_DEFAULT;
   std::string cipher_list;
   long timeout_ms = 5000;
+  std::string local_address;  // e.g. "127.0.0.2": the loopback address to connect from
 };
 
 inline std::size_t curl_append(char* data, std::size_t size, std::size_t n, void* out) {
@@ -84,6 +85,8 @@ inline CurlReply curl_perform(CURL* handle, const CurlRequest& request) {
   curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(handle, CURLOPT_PROXY, "");
   curl_easy_setopt(handle, CURLOPT_NOPROXY, "*");
+  const std::string interface = "host!" + request.local_address;
+  curl_easy_setopt(handle, CURLOPT_INTERFACE, request.local_address.empty() ? nullptr : interface.c_str());
   curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error);
   curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, curl_append);
@@ -116,9 +119,19 @@ inline CurlReply curl_request(const CurlRequest& request) {
   return reply;
 }
 
-// A TCP connection to 127.0.0.1:port; -1 on failure.
-inline int connect_loopback(unsigned short port) {
+// A TCP connection to 127.0.0.1:port, from `from` (another loopback address) when given; -1 on
+// failure.
+inline int connect_loopback(unsigned short port, const char* from = nullptr) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (from != nullptr) {
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    ::inet_pton(AF_INET, from, &local.sin_addr);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+      ::close(fd);
+      return -1;
+    }
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
@@ -189,6 +202,21 @@ class RawTlsClient {
   bool write(const std::string& bytes) {
     return SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size())) ==
            static_cast<int>(bytes.size());
+  }
+
+  // Reads until at least one byte arrives, the connection closes, or `limit` passes.
+  std::string read_some(std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    char buf[4096];
+    while (std::chrono::steady_clock::now() < deadline) {
+      const int n = SSL_read(ssl_, buf, sizeof buf);
+      if (n > 0) return std::string(buf, static_cast<std::size_t>(n));
+      const int err = SSL_get_error(ssl_, n);
+      if (err == SSL_ERROR_WANT_READ) continue;
+      if (err == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+      break;
+    }
+    return {};
   }
 
   // Reads until the server closes the connection or `limit` passes. `closed` says which.

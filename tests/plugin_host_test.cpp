@@ -2,6 +2,8 @@
 // keeps libraries loaded while their DataTypes live, and applies the duplicate-name rule.
 #include "core/plugin_host.hpp"
 
+#include <dlfcn.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
@@ -208,6 +210,42 @@ TEST(PluginHost, OneFolderOfBadFilesAndOneGoodFile) {
 }
 
 // --- lifetime ---
+//
+// The note fixtures have no STB_GNU_UNIQUE symbol (see fixture_plugins/CMakeLists.txt), so glibc
+// really unmaps them on the last dlclose(): these tests can tell a library kept loaded from one
+// dropped too early (which would leave a DataType whose code is gone).
+
+// Whether `file` is mapped into this process (a line of /proc/self/maps names it).
+bool is_mapped(const fs::path& file) {
+  const std::string wanted = fs::canonical(file).string();
+  std::ifstream maps("/proc/self/maps");
+  for (std::string line; std::getline(maps, line);) {
+    if (line.size() >= wanted.size() && line.compare(line.size() - wanted.size(), wanted.size(), wanted) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The library the object's vtable (and so its code) lives in, as dladdr() finds it.
+fs::path library_of(const DataType& type) {
+  Dl_info info{};
+  const void* vtable = *reinterpret_cast<const void* const*>(&type);
+  if (dladdr(vtable, &info) == 0 || info.dli_fname == nullptr) return {};
+  return fs::canonical(info.dli_fname);
+}
+
+TEST(PluginHost, FixtureLibraryIsUnmappedWhenNothingUsesIt) {
+  // Without this the tests below prove nothing: a library glibc never unloads stays mapped
+  // whatever the host does.
+  ASSERT_FALSE(is_mapped(kNote)) << "another test left the fixture loaded";
+  {
+    PluginHost host;
+    ASSERT_TRUE(host.load_file(kNote));
+    EXPECT_TRUE(is_mapped(kNote));
+  }
+  EXPECT_FALSE(is_mapped(kNote)) << "the fixture stays mapped after its last user went (STB_GNU_UNIQUE symbols?)";
+}
 
 TEST(PluginHost, DataTypeOutlivesTheHost) {
   std::shared_ptr<const DataType> note;
@@ -216,20 +254,35 @@ TEST(PluginHost, DataTypeOutlivesTheHost) {
     ASSERT_TRUE(host.load_file(kNote));
     note = host.require("note");
   }
-  // The host is gone; the library must still be loaded, or these calls jump into unmapped code.
+  // The host is gone; the library must still be mapped, or these calls jump into unmapped code.
+  ASSERT_TRUE(is_mapped(kNote)) << "the host unloaded the library while a DataType from it lives";
+  EXPECT_EQ(library_of(*note), fs::canonical(kNote));
   EXPECT_EQ(note->name(), "note");
   EXPECT_EQ(note->summary({{"title", "Field visit"}}), "Field visit");
   EXPECT_TRUE(note->schema().is_object());
+  note.reset();
+  EXPECT_FALSE(is_mapped(kNote)) << "the last DataType went but the library stays loaded";
 }
 
 TEST(PluginHost, ReplacedDataTypeStaysUsable) {
-  PluginHost host;
-  ASSERT_TRUE(host.load_file(kNote));
-  const auto v1 = host.require("note");
-  ASSERT_TRUE(host.load_file(kNoteV2));
-  EXPECT_EQ(host.require("note")->schema_version(), 2);
+  std::shared_ptr<const DataType> v1;
+  {
+    PluginHost host;
+    ASSERT_TRUE(host.load_file(kNote));
+    v1 = host.require("note");
+    ASSERT_TRUE(host.load_file(kNoteV2));
+    EXPECT_EQ(host.require("note")->schema_version(), 2);
+    // v1's library lost its place in the host but must stay mapped for `v1`.
+    ASSERT_TRUE(is_mapped(kNote));
+    EXPECT_EQ(v1->schema_version(), 1);
+    EXPECT_EQ(v1->description(), "A note (test fixture)");
+  }
+  EXPECT_FALSE(is_mapped(kNoteV2)) << "v2 was held only by the host, which is gone";
+  ASSERT_TRUE(is_mapped(kNote));
+  EXPECT_EQ(library_of(*v1), fs::canonical(kNote));
   EXPECT_EQ(v1->schema_version(), 1);
-  EXPECT_EQ(v1->description(), "A note (test fixture)");
+  v1.reset();
+  EXPECT_FALSE(is_mapped(kNote));
 }
 
 // --- duplicate names ---

@@ -293,8 +293,17 @@ TEST_F(ReplicaTest, SurvivesReopenAndTheClockNeverGoesBack) {
   const Record again = replica_->get(created.id);
   EXPECT_EQ(again.fields, created.fields);
   EXPECT_EQ(again.versions, created.versions);
+  // The laptop's clock is set back a month (a dead CMOS battery, a wrong manual fix): the next
+  // write still comes after everything written before, because the clock starts from the
+  // persisted value, not from the wall clock.
+  replica_->clock().set_wall([] { return Clock::system_millis() - 30LL * 86'400'000; });
   const Record edited = replica_->edit(created.id, {{"participants", 50}});
   EXPECT_GT(edited.updated, created.updated);
+  EXPECT_GT(edited.versions.at("participants"), created.versions.at("title"));
+  reopen();
+  replica_->clock().set_wall([] { return Clock::system_millis() - 30LL * 86'400'000; });
+  const Record again_edited = replica_->edit(created.id, {{"participants", 60}});
+  EXPECT_GT(again_edited.updated, edited.updated) << "and after a restart with the clock still wrong";
   EXPECT_EQ(replica_->office(), "NER");
 }
 
@@ -321,6 +330,38 @@ TEST(ReplicaSetup, RefusesABadOfficeCodeAndAMissingReplica) {
   }
   Replica::create(dir.path() / "y", "PSE");
   EXPECT_THROW(Replica::create(dir.path() / "y", "PSE"), Error);
+}
+
+// snapshot_store (test_support.hpp) is what every "changes nothing" check compares: it must see a
+// change in any table, including conflicts, feed and one added after it was written, and in an
+// HQ home's office list.
+TEST_F(ReplicaTest, SnapshotOfTheStoreSeesEveryTable) {
+  replica_->add("activity", workshop());
+  const std::string before = snapshot_store(db());
+  for (const char* table : {"meta", "records", "outbox", "history", "conflicts", "feed"}) {
+    EXPECT_NE(before.find(std::string("== ") + table + "\n"), std::string::npos) << table;
+  }
+  const auto changed_by = [&](const std::string& sql) {
+    sqlite3* raw = nullptr;
+    EXPECT_EQ(sqlite3_open(db().c_str(), &raw), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sql << ": " << sqlite3_errmsg(raw);
+    sqlite3_close(raw);
+    const std::string after = snapshot_store(db());
+    return after != snapshot_store(db()) ? std::string("<unstable>") : after;
+  };
+  replica_.reset();
+  std::string last = before;
+  for (const std::string sql : {"INSERT INTO conflicts(record_id, field) VALUES('r', 'status')",
+                                "INSERT INTO feed(record_id, field) VALUES('r', 'status')",
+                                "CREATE TABLE later_added(x)", "INSERT INTO later_added VALUES(x'00ff')",
+                                "INSERT INTO later_added VALUES(NULL)", "INSERT INTO later_added VALUES('<null>')"}) {
+    const std::string now = changed_by(sql);
+    EXPECT_NE(now, last) << "the snapshot missed: " << sql;
+    last = now;
+  }
+  EXPECT_NE(last.find("x'00ff'"), std::string::npos) << "blobs are shown in hex";
+  write_file(home() / "offices.json", "{}");
+  EXPECT_NE(snapshot_store(db()), last) << "an HQ home's office list is part of its state";
 }
 
 }  // namespace

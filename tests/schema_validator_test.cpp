@@ -215,3 +215,72 @@ TEST(SchemaValidator, NestedRequiredNamesTheTopLevelField) {
   EXPECT_EQ(issue.rule, "required");
   EXPECT_EQ(issue.message, "'phone' is required");
 }
+
+namespace {
+
+// `levels` arrays around `leaf`, built without recursion (and destroyed without it: nlohmann
+// 3.11 frees a value with a stack of its own).
+json nested(std::size_t levels, json leaf) {
+  for (std::size_t i = 0; i < levels; ++i) {
+    json wrapper = json::array();
+    wrapper.push_back(std::move(leaf));
+    leaf = std::move(wrapper);
+  }
+  return leaf;
+}
+
+}  // namespace
+
+// A value nested far deeper than any input may be (the walks over it used to recurse and run out
+// of stack): one issue naming the field, no crash. Invalid UTF-8 at the bottom takes the repair
+// path too.
+TEST_F(ActivitySchema, ADeeplyNestedValueIsAnIssueNotACrash) {
+  for (const char* leaf : {"Niamey", "Nia\xC3\x28mey"}) {
+    json fields = valid_activity();
+    fields["place"] = nested(200'000, leaf);
+    const std::vector<FieldIssue> issues = validator.validate(fields);
+    const FieldIssue issue = only_issue(issues);
+    EXPECT_EQ(issue.field, "place");
+    EXPECT_EQ(issue.rule, "depth");
+  }
+  // Within the limit, the value gets the usual check ("place" must be text).
+  json fields = valid_activity();
+  fields["place"] = nested(60, "Niamey");
+  const FieldIssue issue = only_issue(validator.validate(fields));
+  EXPECT_EQ(issue.field, "place");
+  EXPECT_EQ(issue.rule, "type");
+}
+
+// Invalid UTF-8 deep inside a value (within the depth limit) is reported and repaired by the
+// iterative walk, naming the top-level field.
+TEST_F(ActivitySchema, InvalidUtf8DeepInsideAValueNamesTheTopLevelField) {
+  json fields = valid_activity();
+  fields["institutions"] = nested(40, json::object({{"k\xC3\x28", "Nia\xC3\x28mey"}}));
+  const std::vector<FieldIssue> issues = validator.validate(fields);
+  std::size_t utf8 = 0;
+  for (const auto& i : issues) {
+    if (i.rule == "utf8") {
+      ++utf8;
+      EXPECT_EQ(i.field, "institutions") << describe(issues);
+    }
+  }
+  EXPECT_EQ(utf8, 2u) << describe(issues);
+}
+
+// A plugin's schema nested deeper than the limit is refused as a plugin error before valijson's
+// recursive parser (or a copy) walks it.
+TEST(SchemaValidator, RefusesASchemaNestedTooDeep) {
+  json schema = {{"type", "string"}};
+  for (int i = 0; i < 200'000; ++i) schema = json{{"type", "array"}, {"items", std::move(schema)}};
+  try {
+    SchemaValidator validator(schema);
+    FAIL() << "accepted a schema nested 200,000 deep";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::plugin);
+    EXPECT_NE(std::string(e.what()).find("deeper"), std::string::npos) << e.what();
+  }
+  // A deep but reasonable schema is fine.
+  json ok = {{"type", "string"}};
+  for (int i = 0; i < 20; ++i) ok = json{{"type", "array"}, {"items", std::move(ok)}};
+  EXPECT_NO_THROW(SchemaValidator{ok});
+}

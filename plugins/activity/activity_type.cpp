@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "core/data_type.hpp"
+#include "core/json_input.hpp"
 #include "core/schema_validator.hpp"
 #include "plugins/activity/activity_rules.hpp"
 
@@ -19,12 +20,13 @@ namespace {
 
 constexpr int kSchemaVersion = 1;
 
+// The embedded schema through the same checks as any input (a schema nested too deep would
+// crash valijson's recursive parser; a key twice would silently drop a rule).
 nlohmann::json parse_schema() {
-  const std::string_view text = embedded_schema();
   try {
-    return nlohmann::json::parse(text.begin(), text.end());
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(Errc::plugin, std::string("activity plugin: embedded schema is not JSON: ") + e.what());
+    return parse_json_input(embedded_schema(), "activity plugin");
+  } catch (const Error& e) {
+    throw Error(Errc::plugin, "activity plugin: embedded schema is refused: " + e.describe());
   }
 }
 

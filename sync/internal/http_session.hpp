@@ -10,10 +10,13 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "sync/http_server.hpp"
+#include "sync/internal/rate_limiter.hpp"
+#include "sync/internal/request_framing.hpp"
 
 namespace fieldsync::http_detail {
 
@@ -29,9 +32,13 @@ class ServerCore {
   const RequestHandler handler;
   boost::asio::ssl::context ssl{boost::asio::ssl::context::tls_server};
   boost::asio::thread_pool* handler_pool = nullptr;  // set by HttpServer before start
+  const FramingLimits limits;
+  RateLimiter principal_rate;  // per Authorization::principal
+  RateLimiter address_rate;    // per client address, for requests without a principal
 
-  // Registers a new connection; false when the server is stopping or has max_connections open.
-  bool add(const std::shared_ptr<Session>& session);
+  // Registers a new connection from `address` (address_key()); false when the server is stopping,
+  // has max_connections open, or max_connections_per_address from that address.
+  bool add(const std::shared_ptr<Session>& session, const std::string& address);
   void remove(Session* session) noexcept;
   // Marks the server stopping (add() refuses from now on) and returns the open connections.
   std::vector<std::shared_ptr<Session>> begin_stop();
@@ -43,8 +50,17 @@ class ServerCore {
   std::mutex mu_;
   std::condition_variable empty_;
   bool stopping_ = false;
-  std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
+  struct Entry {
+    std::weak_ptr<Session> session;
+    std::string address;
+  };
+  std::unordered_map<Session*, Entry> sessions_;
+  std::unordered_map<std::string, std::size_t> per_address_;
 };
+
+// The key a client address is counted under: an IPv4 address as is (also when IPv4-mapped), an
+// IPv6 address by its /64 (one host or site commonly holds a whole /64).
+std::string address_key(const boost::asio::ip::address& address);
 
 // Starts serving an accepted connection (TLS handshake, then requests until it closes).
 void start_session(boost::asio::ip::tcp::socket socket, ServerCore& core);

@@ -21,11 +21,12 @@ std::pair<std::string, unsigned short> parse_listen(const std::string& listen) {
   if (colon == std::string::npos) throw Error(Errc::invalid_input, "--listen takes HOST:PORT, e.g. 127.0.0.1:8443");
   std::string host = listen.substr(0, colon);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  int port = 0;
-  try {
-    port = std::stoi(listen.substr(colon + 1));
-  } catch (const std::exception&) {
-    port = -1;
+  // Digits only: stoi alone would take "80x" as 80 and " 8443" as 8443.
+  const std::string digits = listen.substr(colon + 1);
+  int port = -1;
+  if (!digits.empty() && digits.size() <= 5 &&
+      digits.find_first_not_of("0123456789") == std::string::npos) {
+    port = std::stoi(digits);
   }
   if (port < 0 || port > 65535) throw Error(Errc::invalid_input, "--listen: '" + listen.substr(colon + 1) + "' is not a port");
   return {host, static_cast<unsigned short>(port)};

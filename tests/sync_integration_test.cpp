@@ -159,5 +159,18 @@ TEST_F(SyncIntegration, WrongAndRevokedTokensAreRefusedAndChangeNothing) {
   EXPECT_EQ(offices[0]["active"], false);
 }
 
+TEST(HqCommandLine, ServeRefusesAListenPortThatIsNotAllDigits) {
+  TempDir dir;
+  const auto home = dir.path() / "hq";
+  ASSERT_EQ(run_hq(home, {"init", "--json"}).exit_code, 0);
+  // stoi alone took "8443x" as 8443 and " 8443" as 8443: a typo must not serve on a guessed port.
+  for (const std::string listen : {"127.0.0.1:8443x", "127.0.0.1: 8443", "127.0.0.1:-1", "127.0.0.1:65536",
+                                   "127.0.0.1:", "127.0.0.1:99999999999"}) {
+    const RunResult r = run_hq(home, {"serve", "--listen", listen});
+    EXPECT_NE(r.exit_code, 0) << listen;
+    EXPECT_NE(r.err.find("is not a port"), std::string::npos) << listen << ": " << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace fieldsync

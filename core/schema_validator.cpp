@@ -223,10 +223,24 @@ std::string message_for(const std::string& rule, const std::string& description,
                         const nlohmann::json* sub) {
   if (rule == "required") return "is required";
   if (rule == "additionalProperties") return "is not allowed (unknown field)";
-  if (rule == "minimum") return "must be at least " + schema_value(sub, "minimum");
-  if (rule == "maximum") return "must be at most " + schema_value(sub, "maximum");
-  if (rule == "exclusiveMinimum") return "must be greater than " + schema_value(sub, "exclusiveMinimum");
-  if (rule == "exclusiveMaximum") return "must be less than " + schema_value(sub, "exclusiveMaximum");
+  // A sentence that needs the schema's number, or valijson's words when the walk to the
+  // subschema could not find it ("must be at least " with nothing after it helps nobody).
+  auto with_value = [&](const char* words, const char* keyword) {
+    const std::string value = schema_value(sub, keyword);
+    return value.empty() ? description : words + value;
+  };
+  if (rule == "minimum") return with_value("must be at least ", "minimum");
+  if (rule == "maximum") return with_value("must be at most ", "maximum");
+  if (rule == "exclusiveMinimum") return with_value("must be greater than ", "exclusiveMinimum");
+  if (rule == "exclusiveMaximum") return with_value("must be less than ", "exclusiveMaximum");
+  if (rule == "minProperties") {
+    const std::string n = schema_value(sub, "minProperties");
+    if (n == "1") return "must not be empty";
+    if (!n.empty()) return "must have at least " + plural(n, "field");
+  }
+  if (rule == "maxProperties" && !schema_value(sub, "maxProperties").empty()) {
+    return "must have at most " + plural(schema_value(sub, "maxProperties"), "field");
+  }
   if (rule == "minLength") {
     const std::string n = schema_value(sub, "minLength");
     return n == "1" ? "must not be empty" : "must be at least " + plural(n, "character") + " long";

@@ -43,6 +43,8 @@ Error refusal(long status, const std::string& body) {
   switch (status) {
     case 401: return Error(Errc::invalid_input, "HQ refused this replica's token: " + message + " (ask HQ for a new token, then `fieldsync enroll`)");
     case 403: return Error(Errc::invalid_input, "HQ refused a change: " + message);
+    // Busy, not wrong: nothing was stored, the outbox keeps everything, a later sync sends it.
+    case 429: return Error(Errc::network, "HQ asks this replica to slow down (" + message + "); nothing is lost, sync again later");
     default: return Error(status >= 500 ? Errc::network : Errc::invalid_input, "HQ refused the sync (" + std::to_string(status) + " " + code + "): " + message);
   }
 }

@@ -284,3 +284,26 @@ TEST(SchemaValidator, RefusesASchemaNestedTooDeep) {
   for (int i = 0; i < 20; ++i) ok = json{{"type", "array"}, {"items", std::move(ok)}};
   EXPECT_NO_THROW(SchemaValidator{ok});
 }
+
+// Messages give the schema's own numbers also inside tuples ("items": [...]) and behind a local
+// "$ref", where a version's bounds live in the protocol's schemas; before, they read
+// "must be at least " with the number missing, or valijson's own English.
+TEST(SchemaMessages, NumbersInTuplesAndBehindLocalRefsAreNamed) {
+  const json schema = json::parse(R"({
+    "$defs": {"version": {"type": "array", "items": [{"type": "integer", "minimum": 1, "maximum": 99}, {"type": "string"}]}},
+    "type": "object",
+    "properties": {
+      "created": {"$ref": "#/$defs/version"},
+      "fields": {"type": "object", "minProperties": 1}
+    }
+  })");
+  SchemaValidator validator{schema};
+  const FieldIssue low = only_issue(validator.validate(json::parse(R"({"created": [0, "a"]})")));
+  EXPECT_EQ(low.rule, "minimum");
+  EXPECT_EQ(low.message.substr(low.message.size() - std::string("must be at least 1").size()), "must be at least 1") << low.message;
+  const FieldIssue high = only_issue(validator.validate(json::parse(R"({"created": [100, "a"]})")));
+  EXPECT_NE(high.message.find("must be at most 99"), std::string::npos) << high.message;
+  const FieldIssue empty = only_issue(validator.validate(json::parse(R"({"fields": {}})")));
+  EXPECT_EQ(empty.rule, "minProperties");
+  EXPECT_NE(empty.message.find("must not be empty"), std::string::npos) << empty.message;
+}

@@ -189,6 +189,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (auto refused = admit()) return refuse(std::move(*refused));
     if (auto too_large = admit_body(*parser_, core_.limits)) return refuse(*too_large);
+    head_fields_ = field_count(*parser_);
     // A client that waits for "100 Continue" before sending its body (curl does over 1 MB).
     if (!parser_->is_done() && beast::iequals(req[http::field::expect], "100-continue")) {
       continue_.emplace(http::status::continue_, req.version());
@@ -251,7 +252,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void do_read_body() {
-    if (parser_->is_done()) return handle_request();
+    if (parser_->is_done()) {
+      if (auto trailers = refuse_trailers(*parser_, head_fields_)) return refuse(*trailers);
+      return handle_request();
+    }
     lowest().expires_at(std::min(Clock::now() + cfg_.read_timeout, body_deadline_));
     http::async_read_some(stream_, buffer_, *parser_,
                           beast::bind_front_handler(&Session::on_body, shared_from_this()));
@@ -443,6 +447,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<RequestParser> parser_;
   std::size_t scanned_ = 0;  // header bytes already scanned for the blank line
   HttpRequestHead head_;
+  std::size_t head_fields_ = 0;  // fields of the head, to tell trailer fields after the body
   std::optional<http::response<http::empty_body>> continue_;
   std::optional<http::response<http::string_body>> res_;
   std::unique_ptr<char[]> drain_;  // only while lingering

@@ -1,6 +1,8 @@
 // Request framing for HttpServer (sync/internal/request_framing.hpp).
 #include "sync/internal/request_framing.hpp"
 
+#include <iterator>
+
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
@@ -147,6 +149,16 @@ std::optional<Refusal> admit_body(RequestParser& parser, const FramingLimits& li
   return std::nullopt;
 }
 
+std::size_t field_count(const RequestParser& parser) {
+  const auto& fields = parser.get().base();
+  return static_cast<std::size_t>(std::distance(fields.begin(), fields.end()));
+}
+
+std::optional<Refusal> refuse_trailers(const RequestParser& parser, std::size_t head_fields) {
+  if (field_count(parser) == head_fields) return std::nullopt;
+  return bad_request("malformed HTTP request: trailer fields after a chunked body are not accepted");
+}
+
 ParseOutcome parse_request(std::string_view bytes, const FramingLimits& limits) {
   const HeaderScan scan = scan_header_block(bytes, 0, limits);
   if (scan.refusal) return *scan.refusal;
@@ -154,6 +166,7 @@ ParseOutcome parse_request(std::string_view bytes, const FramingLimits& limits) 
   RequestParser parser;
   if (auto r = parse_head(bytes.substr(0, scan.end), parser, limits)) return *r;
   if (auto r = admit_body(parser, limits)) return *r;
+  const std::size_t head_fields = field_count(parser);
   std::size_t consumed = scan.end;
   // Each put() makes some progress (a chunk header, a piece of body); bounded by the bytes.
   while (!parser.is_done()) {
@@ -168,6 +181,7 @@ ParseOutcome parse_request(std::string_view bytes, const FramingLimits& limits) 
     if (ec) return refusal_for(ec, limits);
     if (n == 0) return Incomplete{};
   }
+  if (auto r = refuse_trailers(parser, head_fields)) return *r;
   return ParsedRequest{parser.release(), consumed};
 }
 

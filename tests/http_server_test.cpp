@@ -595,6 +595,11 @@ TEST_F(HttpServerTest, EveryUncertainFramingIsRefusedAndClosed) {
       {"two Hosts", "GET /v1/health HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n"},
       {"absolute target", "GET http://x/v1/health HTTP/1.1\r\nHost: x\r\n\r\n"},
       {"space in a field name", "GET /v1/health HTTP/1.1\r\nHost : x\r\n\r\n"},
+      // Found by fuzz_http_request: trailer fields would join the checked header fields.
+      {"trailer field", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        "2\r\nhi\r\n0\r\nHost: y\r\n\r\n"},
+      {"trailer Authorization", "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                "0\r\nAuthorization: Bearer z\r\n\r\n"},
   };
   for (const auto& [name, bytes] : cases) {
     bool closed = false;

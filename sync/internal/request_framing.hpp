@@ -61,6 +61,15 @@ std::optional<Refusal> parse_head(std::string_view block, RequestParser& parser,
 // is refused (413); else the parser's body limit is set, so a chunked body is counted too.
 std::optional<Refusal> admit_body(RequestParser& parser, const FramingLimits& limits);
 
+// Fields of the message the parser holds so far: taken after the head, compared after the body.
+std::size_t field_count(const RequestParser& parser);
+
+// After the whole body: a chunked body's trailer fields land among the header fields Beast
+// keeps, after the token, framing and Content-Encoding were checked (a second Host, a Connection
+// or an Authorization smuggled in at the end). Our clients send none, so a message that gained
+// fields since the head (`head_fields`) is refused.
+std::optional<Refusal> refuse_trailers(const RequestParser& parser, std::size_t head_fields);
+
 // The refusal for an error of Beast's parser while reading a body (bad chunk, over the limit).
 Refusal refusal_for(const boost::beast::error_code& ec, const FramingLimits& limits);
 

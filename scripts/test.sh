@@ -14,13 +14,17 @@ if [ "${FIELDSYNC_SKIP_SANITIZE:-0}" != "1" ]; then
   echo "== build and test under AddressSanitizer + UndefinedBehaviorSanitizer =="
   FIELDSYNC_BUILD_TYPE=Debug bash "$here/scripts/build.sh" "$here/build-asan" \
     -DFIELDSYNC_SANITIZE=ON -DFIELDSYNC_BUILD_BENCH=OFF
-  # A test that fails here is run once more: LeakSanitizer's own stop-the-world tracer now and
-  # then segfaults at process exit on a loaded machine ("Tracer caught signal 11 … LeakSanitizer
-  # has encountered a fatal error", google/sanitizers#1353) — LSan crashing, not a leak found. A
-  # real leak or sanitizer report fails both runs; the first pass above never retries.
+  # LSAN_OPTIONS=use_tls=0: LeakSanitizer's tracer reads every thread's dynamic TLS blocks, and
+  # at the exit of `fieldsync list` on an HQ home after syncs it finds one with bogus bounds
+  # ("DTLS 10 at 0x819-0x100000191b": likely a plugin's thread_local, e.g. the ICU break iterator
+  # of core/text.cpp that the plugin .so carries too, in a module already unloaded), and crashes
+  # ("Tracer caught signal 11 … LeakSanitizer has encountered a fatal error") — every time, in
+  # sync_integration_test. TLS is not needed as a leak root: thread_local objects are destroyed
+  # before LSan's check at exit runs. Leaks are still found.
   (cd "$here/build-asan" &&
-    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-      ctest --output-on-failure -j "$jobs" --timeout 900 --repeat until-pass:2)
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 LSAN_OPTIONS=use_tls=0 \
+      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      ctest --output-on-failure -j "$jobs" --timeout 900)
 fi
 
 # The fuzz targets (scripts/fuzz.sh), briefly: enough for a regression in a decoder or a check to

@@ -42,17 +42,20 @@ class ChildProcess {
       if (env.count(key) == 0 && proxies.count(key) == 0) env_strings.push_back(entry);
     }
     for (const auto& [key, value] : env) env_strings.push_back(key + "=" + value);
+    // Built before fork(): between fork and exec the child may only make async-signal-safe
+    // calls. Allocating there deadlocks when another thread of the test held the allocator's
+    // lock at the fork (seen under ASan: a child hung until its 120 s bound).
+    std::vector<char*> args, envp;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    for (const auto& e : env_strings) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
     pid_ = fork();
     if (pid_ == 0) {
       dup2(in_pipe[0], 0);
       dup2(out_pipe[1], 1);
       dup2(err_pipe[1], 2);
       for (int fd : {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) close(fd);
-      std::vector<char*> args, envp;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      for (const auto& e : env_strings) envp.push_back(const_cast<char*>(e.c_str()));
-      envp.push_back(nullptr);
       execve(args[0], args.data(), envp.data());
       _exit(127);
     }

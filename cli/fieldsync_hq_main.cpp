@@ -8,7 +8,7 @@
 #include "cli/hq_home.hpp"
 #include "core/tuning.hpp"
 #include "sync/hq_service.hpp"
-#include "sync/http_server.hpp"
+#include "sync/transport/http_server.hpp"
 #include "sync/office_registry.hpp"
 
 namespace {

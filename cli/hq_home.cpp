@@ -10,7 +10,7 @@
 #include "core/error.hpp"
 #include "core/replica.hpp"
 #include "sync/hq_service.hpp"
-#include "sync/tls_identity.hpp"
+#include "sync/transport/tls_identity.hpp"
 
 namespace fieldsync::cli {
 namespace {

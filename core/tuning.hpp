@@ -33,7 +33,7 @@ inline constexpr std::size_t kMinIdPrefix = 8;
 // (valijson's, a dump, a copy) could run out of stack.
 inline constexpr std::size_t kJsonMaxDepth = 64;
 
-// --- HQ's HTTPS server (sync/http_server) ---
+// --- HQ's HTTPS server (sync/transport/http_server) ---
 
 // Largest request body HQ accepts, both as sent and after decompression (a zstd "bomb" of a few
 // KB must not expand past it). Sync pages are bounded by the protocol; 16 MiB holds many thousand
@@ -112,7 +112,7 @@ inline constexpr std::size_t kHttpAnonymousBurst = 100;
 // addresses. 16,384 entries are about 2 MB.
 inline constexpr std::size_t kHttpRateLimiterKeys = 16384;
 
-// --- body compression (sync/compression) ---
+// --- body compression (sync/transport/compression) ---
 
 // zstd level for sync bodies: zstd's default, about 3x on JSON at hundreds of MB/s.
 inline constexpr int kZstdLevel = 3;
@@ -124,7 +124,7 @@ inline constexpr int kZstdMaxWindowLog = 23;
 // gzip (zlib) level for clients without zstd: zlib's default trade-off.
 inline constexpr int kGzipLevel = 6;
 
-// --- HQ's TLS identity (sync/tls_identity) ---
+// --- HQ's TLS identity (sync/transport/tls_identity) ---
 
 // The CA that devices pin at enrollment: replacing it means re-enrolling every device, so it
 // lives long.
@@ -168,7 +168,7 @@ inline constexpr int kSyncRequestTimeoutSeconds = 120;
 // Largest answer the sync client accepts (after decompression).
 inline constexpr std::size_t kSyncMaxResponseBytes = 64 * 1024 * 1024;
 
-// --- the sync client's HTTPS transport (sync/https_client) ---
+// --- the sync client's HTTPS transport (sync/transport/https_client) ---
 
 // Seconds the client keeps an idle connection to HQ for the next page. Below HQ's
 // kHttpReadTimeoutSeconds (30), so the client never sends a page on a connection HQ is just

@@ -20,7 +20,7 @@
 
 #include "core/plugin_host.hpp"
 #include "core/replica.hpp"
-#include "sync/http_server.hpp"
+#include "sync/transport/http_server.hpp"
 #include "sync/office_registry.hpp"
 
 namespace fieldsync {

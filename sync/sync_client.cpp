@@ -7,7 +7,7 @@
 #include "core/error.hpp"
 #include "core/json_input.hpp"
 #include "core/tuning.hpp"
-#include "sync/https_client.hpp"
+#include "sync/transport/https_client.hpp"
 #include "sync/protocol.hpp"
 
 namespace fieldsync {

@@ -12,10 +12,10 @@
 #include "core/replica.hpp"
 #include "sync/enrollment.hpp"
 #include "sync/hq_service.hpp"
-#include "sync/http_server.hpp"
+#include "sync/transport/http_server.hpp"
 #include "sync/office_registry.hpp"
 #include "sync/sync_client.hpp"
-#include "sync/tls_identity.hpp"
+#include "sync/transport/tls_identity.hpp"
 #include "test_support.hpp"
 
 namespace fieldsync {

@@ -1,5 +1,5 @@
 // zstd and gzip bodies: round trips, bounded decompression (bombs), corrupt input, HTTP codings.
-#include "sync/compression.hpp"
+#include "sync/transport/compression.hpp"
 
 #include <gtest/gtest.h>
 

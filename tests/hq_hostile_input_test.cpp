@@ -28,7 +28,7 @@
 #include "core/tuning.hpp"
 #include "hq_fixture.hpp"
 #include "https_test_client.hpp"
-#include "sync/compression.hpp"
+#include "sync/transport/compression.hpp"
 #include "sync/protocol.hpp"
 
 namespace fieldsync {

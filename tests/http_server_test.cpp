@@ -1,6 +1,6 @@
 // HttpServer against real clients on 127.0.0.1: libcurl with certificate verification on, and raw
 // TLS / TCP clients that stall, send garbage or hold idle connections.
-#include "sync/http_server.hpp"
+#include "sync/transport/http_server.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
@@ -15,10 +15,10 @@
 
 #include "hq_fixture.hpp"
 #include "https_test_client.hpp"
-#include "sync/compression.hpp"
-#include "sync/internal/rate_limiter.hpp"
+#include "sync/transport/compression.hpp"
+#include "sync/transport/internal/rate_limiter.hpp"
 #include "sync/protocol.hpp"
-#include "sync/tls_identity.hpp"
+#include "sync/transport/tls_identity.hpp"
 #include "test_support.hpp"
 
 namespace fieldsync {

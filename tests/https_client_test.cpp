@@ -3,7 +3,7 @@
 // Covers the pinned CA (and a server signed by another CA), connection refused, a silent server,
 // compressed bodies both ways, the response size bound and the https-only rule.
 // Loopback (127.0.0.1) only; every wait is bounded.
-#include "sync/https_client.hpp"
+#include "sync/transport/https_client.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -27,8 +27,8 @@
 #include <vector>
 
 #include "core/error.hpp"
-#include "sync/compression.hpp"
-#include "sync/tls_identity.hpp"
+#include "sync/transport/compression.hpp"
+#include "sync/transport/tls_identity.hpp"
 #include "test_support.hpp"
 
 namespace fieldsync {

@@ -1,6 +1,6 @@
 // HQ's TLS identity: what the certificates say, key permissions, refusing to overwrite, and that
 // two identities are unrelated.
-#include "sync/tls_identity.hpp"
+#include "sync/transport/tls_identity.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-// Fuzz target: the body decoders of sync/compression (zstd and gzip), as HQ and the sync client
+// Fuzz target: the body decoders of sync/transport/compression (zstd and gzip), as HQ and the sync client
 // use them on bytes from the network.
 //
 // Input: two bytes choosing the output bound (1 … 65,536 × 16 bytes), then the compressed bytes.
@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "sync/compression.hpp"
+#include "sync/transport/compression.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
 namespace {

@@ -1,4 +1,4 @@
-// Fuzz target: HQ's HTTP request path from raw bytes — the framing of sync/internal/
+// Fuzz target: HQ's HTTP request path from raw bytes — the framing of sync/transport/internal/
 // request_framing (header scan, head checks, body admission, Beast's request_parser with the
 // limits the session sets, from core/tuning.hpp via FramingLimits::of(ServerConfig{})), then what
 // the session does with a framed request before the handler: header names lowered and repeats
@@ -19,9 +19,9 @@
 #include <string_view>
 #include <variant>
 
-#include "sync/compression.hpp"
-#include "sync/http_server.hpp"
-#include "sync/internal/request_framing.hpp"
+#include "sync/transport/compression.hpp"
+#include "sync/transport/http_server.hpp"
+#include "sync/transport/internal/request_framing.hpp"
 #include "tests/fuzz/fuzz_support.hpp"
 
 namespace {

@@ -19,7 +19,7 @@
 
 #include "core/replica.hpp"
 #include "core/tuning.hpp"
-#include "sync/compression.hpp"
+#include "sync/transport/compression.hpp"
 #include "sync/hq_service.hpp"
 #include "sync/office_registry.hpp"
 #include "tests/fuzz/fuzz_support.hpp"

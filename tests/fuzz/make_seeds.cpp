@@ -16,7 +16,7 @@
 
 #include "core/plugin_host.hpp"
 #include "core/replica.hpp"
-#include "sync/compression.hpp"
+#include "sync/transport/compression.hpp"
 #include "sync/protocol.hpp"
 
 namespace fs = std::filesystem;

@@ -1,7 +1,7 @@
 // HttpServer: the listener, the threads, start and a clean stop. One connection is a Session
 // (http_session.cpp).
-#include "sync/internal/openssl_error.hpp"
-#include "sync/http_server.hpp"
+#include "sync/transport/internal/openssl_error.hpp"
+#include "sync/transport/http_server.hpp"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -21,7 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sync/internal/http_session.hpp"
+#include "sync/transport/internal/http_session.hpp"
 
 namespace fieldsync {
 

@@ -1,4 +1,4 @@
-#include "sync/https_client.hpp"
+#include "sync/transport/https_client.hpp"
 
 #include <curl/curl.h>
 #include <openssl/x509_vfy.h>
@@ -11,7 +11,7 @@
 
 #include "core/error.hpp"
 #include "core/tuning.hpp"
-#include "sync/compression.hpp"
+#include "sync/transport/compression.hpp"
 
 namespace fieldsync {
 

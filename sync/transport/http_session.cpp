@@ -24,8 +24,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sync/compression.hpp"
-#include "sync/internal/http_session.hpp"
+#include "sync/transport/compression.hpp"
+#include "sync/transport/internal/http_session.hpp"
 
 namespace fieldsync::http_detail {
 

@@ -1,5 +1,5 @@
-// RateLimiter (sync/internal/rate_limiter.hpp).
-#include "sync/internal/rate_limiter.hpp"
+// RateLimiter (sync/transport/internal/rate_limiter.hpp).
+#include "sync/transport/internal/rate_limiter.hpp"
 
 #include <algorithm>
 #include <cmath>

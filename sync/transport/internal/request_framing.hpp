@@ -21,7 +21,7 @@
 #include <string_view>
 #include <variant>
 
-#include "sync/http_server.hpp"
+#include "sync/transport/http_server.hpp"
 
 namespace fieldsync::http_detail {
 

@@ -1,5 +1,5 @@
 // Internal to HttpServer: what the listener and every connection (Session) share, and how a
-// connection is started. Nothing outside sync/http_server.cpp and sync/http_session.cpp uses it.
+// connection is started. Nothing outside sync/transport/http_server.cpp and sync/http_session.cpp uses it.
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
@@ -14,9 +14,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "sync/http_server.hpp"
-#include "sync/internal/rate_limiter.hpp"
-#include "sync/internal/request_framing.hpp"
+#include "sync/transport/http_server.hpp"
+#include "sync/transport/internal/rate_limiter.hpp"
+#include "sync/transport/internal/request_framing.hpp"
 
 namespace fieldsync::http_detail {
 

@@ -1,4 +1,4 @@
-#include "sync/compression.hpp"
+#include "sync/transport/compression.hpp"
 
 #include <zlib.h>
 #include <zstd.h>

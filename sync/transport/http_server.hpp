@@ -13,7 +13,7 @@
 //   sent or decompressed), 414 (target too long), 415 (an unknown Content-Encoding), 431 (headers
 //   over the limit). "Expect: 100-continue" is honoured, so a client learns of a 413 before
 //   sending the body.
-// - A request whose length is not certain (see sync/internal/request_framing.hpp: unknown
+// - A request whose length is not certain (see sync/transport/internal/request_framing.hpp: unknown
 //   Transfer-Encoding, Transfer-Encoding with Content-Length, obs-fold, …) is answered 400 and the
 //   connection closed: what follows is never read as another request (no request smuggling).
 //   Every refusal before the handler closes the connection, the body unread.

@@ -1,5 +1,5 @@
-// Request framing for HttpServer (sync/internal/request_framing.hpp).
-#include "sync/internal/request_framing.hpp"
+// Request framing for HttpServer (sync/transport/internal/request_framing.hpp).
+#include "sync/transport/internal/request_framing.hpp"
 
 #include <iterator>
 

@@ -1,6 +1,6 @@
-#include "sync/tls_identity.hpp"
+#include "sync/transport/tls_identity.hpp"
 
-#include "sync/internal/openssl_error.hpp"
+#include "sync/transport/internal/openssl_error.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -62,7 +62,7 @@ void register_sync_commands(CLI::App& app, CommandState& state) {
     if (!enrollment) {
       throw Error(Errc::not_initialized, "this replica is not enrolled with HQ: run `fieldsync enroll --hq URL --ca FILE --token TOKEN`");
     }
-    SyncClient client(*replica, *enrollment);
+    SyncClient client(*replica, *enrollment, SyncOptions::from_environment());
     const SyncSummary s = client.run();
     if (state.options.json) {
       print_json({{"sent", s.records_sent},

@@ -98,6 +98,11 @@ struct ReplicaStatus {
   std::int64_t pending_records = 0;  // records with unsent changes
   std::int64_t pending_changes = 0;  // unsent field changes
   Hlc clock = 0;
+  // The sync log (see Replica::note_sync_finished): when the last sync finished, and the last one
+  // that failed (which may be older than the last success), with its reason. Unix milliseconds.
+  std::optional<std::int64_t> last_sync_millis;
+  std::optional<std::int64_t> last_failure_millis;
+  std::string last_failure;
 };
 
 }  // namespace fieldsync

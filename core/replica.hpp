@@ -144,6 +144,11 @@ class Replica {
                              std::optional<std::int64_t> cursor = std::nullopt,
                              std::optional<Hlc> newest_allowed = std::nullopt);
 
+  // The sync log `status` shows: a sync that finished (everything sent and received), or one that
+  // failed and why, at `at_millis` (Unix milliseconds).
+  void note_sync_finished(std::int64_t at_millis);
+  void note_sync_failed(std::int64_t at_millis, const std::string& reason);
+
   // The pull cursor this replica last stored (0 before the first pull).
   std::int64_t pull_cursor();
 

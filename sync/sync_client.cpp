@@ -1,6 +1,8 @@
 #include "sync/sync_client.hpp"
 
 #include <chrono>
+#include <cstdlib>
+#include <string>
 
 #include "core/change_check.hpp"
 #include "core/clock.hpp"
@@ -51,21 +53,63 @@ Error refusal(long status, const std::string& body) {
 
 }  // namespace
 
-SyncClient::SyncClient(Replica& replica, Enrollment enrollment) : replica_(replica), enrollment_(std::move(enrollment)) {}
+SyncOptions SyncOptions::from_environment() {
+  SyncOptions options;
+  if (const char* value = std::getenv("FIELDSYNC_SYNC_PAGE_RECORDS"); value != nullptr && *value != '\0') {
+    char* end = nullptr;
+    const unsigned long records = std::strtoul(value, &end, 10);
+    if (*end != '\0' || records == 0 || records > tuning::kSyncMaxPushRecords) {
+      throw Error(Errc::invalid_input, "FIELDSYNC_SYNC_PAGE_RECORDS must be a number of records from 1 to " +
+                                           std::to_string(tuning::kSyncMaxPushRecords));
+    }
+    options.push_page_records = options.pull_page_records = records;
+  }
+  return options;
+}
+
+std::unique_ptr<HttpsClient> connect_to_hq(const Enrollment& enrollment) {
+  return std::make_unique<HttpsClient>(HttpsOptions{enrollment.hq_url, enrollment.ca_file, enrollment.token,
+                                                    std::chrono::seconds(tuning::kSyncConnectTimeoutSeconds),
+                                                    std::chrono::seconds(tuning::kSyncRequestTimeoutSeconds),
+                                                    tuning::kSyncMaxResponseBytes});
+}
+
+SyncClient::SyncClient(Replica& replica, Enrollment enrollment, SyncOptions options)
+    : replica_(replica), enrollment_(std::move(enrollment)), options_(std::move(options)) {}
+
+SyncClient::~SyncClient() = default;
 
 SyncSummary SyncClient::run() {
+  auto connection = connect_to_hq(enrollment_);
+  return run(*connection);
+}
+
+SyncSummary SyncClient::run(HttpsClient& http) {
+  retry_after_.reset();
+  try {
+    SyncSummary summary = converse(http);
+    replica_.note_sync_finished(Clock::system_millis());
+    return summary;
+  } catch (const Error& e) {
+    try {
+      replica_.note_sync_failed(Clock::system_millis(), e.what());
+    } catch (const Error&) {
+      // The store refusing the log too (disk full): the sync's own error is the one to report.
+    }
+    throw;
+  }
+}
+
+SyncSummary SyncClient::converse(HttpsClient& http) {
   const auto started = std::chrono::steady_clock::now();
-  HttpsClient http(HttpsOptions{enrollment_.hq_url, enrollment_.ca_file, enrollment_.token,
-                                std::chrono::seconds(tuning::kSyncConnectTimeoutSeconds),
-                                std::chrono::seconds(tuning::kSyncRequestTimeoutSeconds), tuning::kSyncMaxResponseBytes});
   SyncSummary summary;
   bool restamped = false;
   for (std::size_t request = 0; request < tuning::kSyncMaxRequests; ++request) {
-    const OutboxPage page = replica_.outbox_page(tuning::kSyncPushPageRecords);
+    const OutboxPage page = replica_.outbox_page(options_.push_page_records ? options_.push_page_records : tuning::kSyncPushPageRecords);
     protocol::SyncRequest sync_request;
     sync_request.replica = replica_.replica_id();
     sync_request.cursor = replica_.pull_cursor();
-    sync_request.max_pull = tuning::kSyncPullPageRecords;
+    sync_request.max_pull = options_.pull_page_records ? options_.pull_page_records : tuning::kSyncPullPageRecords;
     sync_request.changes = page.changes;
 
     // The offset is HQ's clock minus this laptop's own (uncorrected) wall clock.
@@ -75,6 +119,7 @@ SyncSummary SyncClient::run() {
     ++summary.requests;
     summary.bytes_sent += result.bytes_sent;
     summary.bytes_received += result.bytes_received;
+    if (result.new_connection) ++summary.new_connections;
     // HQ read its clock between our send and our receipt: take the middle as "the same moment".
     auto offset_from = [&](std::int64_t hq_time) { return hq_time - (sent_at + received_at) / 2; };
     auto learn_offset = [&](std::int64_t hq_time) {
@@ -101,7 +146,10 @@ SyncSummary SyncClient::run() {
       restamped = true;
       continue;
     }
-    if (result.status != 200) throw refusal(result.status, result.body);
+    if (result.status != 200) {
+      if (result.status == 429 || result.status == 503) retry_after_ = result.retry_after;
+      throw refusal(result.status, result.body);
+    }
 
     protocol::SyncResponse response = protocol::decode_sync_response(result.body);
     learn_offset(response.hq_time);
@@ -113,6 +161,17 @@ SyncSummary SyncClient::run() {
         replica_.apply_changes(response.changes, /*check=*/false, response.cursor, newest_allowed_at(response.hq_time));
     summary.records_received += applied.records_added + applied.records_changed;
     summary.conflicts_opened += applied.conflicts_opened;
+    if (options_.on_progress) {
+      SyncProgress progress;
+      progress.records_sent = summary.records_sent;
+      progress.records_to_send = summary.records_sent + (page.more ? 1 : 0);
+      progress.records_received = summary.records_received;
+      progress.bytes_sent = summary.bytes_sent;
+      progress.bytes_received = summary.bytes_received;
+      progress.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      progress.pull_more = response.more;
+      options_.on_progress(progress);
+    }
     if (!page.more && !response.more) {
       summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       return summary;

@@ -1,5 +1,7 @@
 #include "sync/transport/https_client.hpp"
 
+#include <charconv>
+
 #include <curl/curl.h>
 #include <openssl/x509_vfy.h>
 
@@ -340,6 +342,18 @@ HttpsResult HttpsClient::perform(const char* method, const std::string& path, co
   }
   result.bytes_sent = h.bytes_out;
   result.bytes_received = h.bytes_in;
+  long connects = 0;
+  if (curl_easy_getinfo(h.curl, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK) result.new_connection = connects > 0;
+  // Retry-After as delta-seconds (what HQ sends); an HTTP date is not worth parsing here.
+  curl_header* retry = nullptr;
+  if (curl_easy_header(h.curl, "Retry-After", 0, CURLH_HEADER, -1, &retry) == CURLHE_OK) {
+    const std::string_view value = retry->value;
+    long seconds = 0;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+    if (ec == std::errc() && end == value.data() + value.size() && seconds >= 0 && seconds <= 86'400) {
+      result.retry_after = std::chrono::seconds(seconds);
+    }
+  }
 
   // The final response's Content-Encoding (-1: not that of a "100 Continue").
   std::string encoding_header;

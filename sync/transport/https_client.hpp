@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace fieldsync {
@@ -37,6 +38,10 @@ struct HttpsResult {
   std::string content_type;  // as HQ sent it; empty when absent
   // HTTP bytes (headers and the body as compressed) each way; TLS framing not counted.
   std::size_t bytes_sent = 0, bytes_received = 0;
+  // The answer's Retry-After in seconds (a 429 or 503 says how long to wait), when it has one.
+  std::optional<std::chrono::seconds> retry_after;
+  // True when this request opened a new connection (TCP and TLS) rather than reusing one.
+  bool new_connection = false;
 };
 
 struct HttpsOptions {

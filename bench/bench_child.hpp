@@ -27,6 +27,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -236,5 +237,50 @@ inline long proc_status_kb(pid_t pid, const std::string& key) {
   }
   return -1;
 }
+
+}  // namespace fieldsync::bench
+
+namespace fieldsync::bench {
+
+// Follows a file that a running child appends lines to (its standard output sent to a file),
+// one complete line at a time.
+class LineTail {
+ public:
+  explicit LineTail(std::filesystem::path file) : file_(std::move(file)) {}
+
+  // The next complete line, waiting up to `timeout` (the file is looked at every millisecond, so
+  // the moment a line is seen is exact to about that); nullopt at the deadline, or once the
+  // child has exited and no complete line is left.
+  std::optional<std::string> next(BenchChild& child, Clock::duration timeout) {
+    const auto deadline = Clock::now() + timeout;
+    for (;;) {
+      if (const auto newline = pending_.find('\n'); newline != std::string::npos) {
+        std::string line = pending_.substr(0, newline);
+        pending_.erase(0, newline + 1);
+        return line;
+      }
+      const bool alive = child.running();  // before reading: a last line written at exit is still read
+      if (read_more()) continue;
+      if (!alive || Clock::now() >= deadline) return std::nullopt;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+
+ private:
+  // Appends what the file gained since the last look; false if nothing.
+  bool read_more() {
+    std::ifstream in(file_, std::ios::binary);
+    if (!in) return false;
+    in.seekg(static_cast<std::streamoff>(offset_));
+    std::string chunk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    offset_ += chunk.size();
+    pending_ += chunk;
+    return !chunk.empty();
+  }
+
+  std::filesystem::path file_;
+  std::size_t offset_ = 0;
+  std::string pending_;
+};
 
 }  // namespace fieldsync::bench

@@ -18,5 +18,6 @@ void register_record_commands(CLI::App& app, CommandState& state);   // add, edi
 void register_query_commands(CLI::App& app, CommandState& state);    // list, show, history
 void register_import_command(CLI::App& app, CommandState& state);    // import
 void register_sync_commands(CLI::App& app, CommandState& state);     // enroll, sync, conflicts
+void register_watch_command(CLI::App& app, CommandState& state);     // watch
 
 }  // namespace fieldsync::cli

@@ -2,11 +2,46 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "cli/sync_words.hpp"
+#include "core/clock.hpp"
 #include "core/data_type.hpp"
 #include "core/hlc.hpp"
 #include "sync/enrollment.hpp"
 
 namespace fieldsync::cli {
+namespace {
+
+std::string plural(std::int64_t n, const char* one, const char* many) {
+  return format_count(static_cast<std::uint64_t>(n)) + " " + (n == 1 ? one : many);
+}
+
+// A failure is news only when no sync has succeeded since.
+bool failed_since_success(const ReplicaStatus& s) {
+  return s.last_failure_millis && (!s.last_sync_millis || *s.last_failure_millis > *s.last_sync_millis);
+}
+
+// What a field officer asks before closing the laptop, in one sentence: is everything at HQ, and
+// if not, how much waits and why.
+std::string sync_words(const ReplicaStatus& s, bool enrolled, std::int64_t now) {
+  const auto ago = [now](std::int64_t at) { return format_ago(at, now); };
+  if (s.pending_records == 0) {
+    if (s.last_sync_millis) return "Everything is at HQ (last sync " + ago(*s.last_sync_millis) + ").";
+    return enrolled ? "Nothing waits to be sent." : "Nothing waits to be sent; this replica is not enrolled with HQ yet.";
+  }
+  std::string out = plural(s.pending_records, "record waits", "records wait") + " to be sent (" +
+                    plural(s.pending_changes, "field change", "field changes") + "); ";
+  if (!enrolled) return out + "this replica is not enrolled with HQ (`fieldsync enroll`).";
+  if (failed_since_success(s)) return out + "last sync failed " + ago(*s.last_failure_millis) + ": " + s.last_failure;
+  if (s.last_sync_millis) return out + "last sync " + ago(*s.last_sync_millis) + ".";
+  return out + "never synced yet (`fieldsync sync`, or `fieldsync watch` to sync by itself).";
+}
+
+nlohmann::json moment_json(const std::optional<std::int64_t>& at, std::int64_t now) {
+  if (!at) return nullptr;
+  return {{"time", format_utc_time(*at)}, {"seconds_ago", (now - *at) / 1000}};
+}
+
+}  // namespace
 
 void register_replica_commands(CLI::App& app, CommandState& state) {
   auto* init = app.add_subcommand("init", "Set up a new replica for an office in the home folder");
@@ -41,7 +76,11 @@ void register_replica_commands(CLI::App& app, CommandState& state) {
     OpenReplica replica(state.options);
     const ReplicaStatus s = replica->status();
     const auto enrollment = load_enrollment(replica->home());
+    const std::int64_t now = Clock::system_millis();
+    const bool field = s.office != "HQ";
     if (state.options.json) {
+      nlohmann::json last_failure = moment_json(s.last_failure_millis, now);
+      if (!last_failure.is_null()) last_failure["reason"] = s.last_failure;
       nlohmann::json by_type = nlohmann::json::object();
       for (const auto& t : s.by_type) by_type[t.type] = {{"records", t.live}, {"deleted", t.deleted}};
       print_json({{"home", replica->home().string()},
@@ -53,9 +92,15 @@ void register_replica_commands(CLI::App& app, CommandState& state) {
                   {"pending_records", s.pending_records},
                   {"pending_changes", s.pending_changes},
                   {"clock", format_hlc_time(s.clock)},
-                  {"hq", enrollment ? nlohmann::json(enrollment->hq_url) : nlohmann::json(nullptr)}});
+                  {"hq", enrollment ? nlohmann::json(enrollment->hq_url) : nlohmann::json(nullptr)},
+                  {"last_sync", moment_json(s.last_sync_millis, now)},
+                  {"last_failure", last_failure},
+                  {"failed_since_last_sync", failed_since_success(s)},
+                  {"all_at_hq", field ? nlohmann::json(s.pending_records == 0) : nlohmann::json(nullptr)},
+                  {"summary", field ? nlohmann::json(sync_words(s, enrollment.has_value(), now)) : nlohmann::json(nullptr)}});
       return;
     }
+    if (field) std::cout << sync_words(s, enrollment.has_value(), now) << "\n\n";
     std::cout << "office:           " << s.office << "\n"
               << "replica id:       " << s.replica_id << "\n"
               << "home:             " << replica->home().string() << "\n"
@@ -66,8 +111,15 @@ void register_replica_commands(CLI::App& app, CommandState& state) {
     std::cout << "pending changes:  " << s.pending_changes << " field changes in " << s.pending_records
               << " records, not yet sent\n"
               << "clock:            " << format_hlc_time(s.clock) << "\n";
-    if (s.office != "HQ") {
-      std::cout << "HQ:               " << (enrollment ? enrollment->hq_url : "not enrolled (`fieldsync enroll`)") << "\n";
+    if (field) {
+      std::cout << "HQ:               " << (enrollment ? enrollment->hq_url : "not enrolled (`fieldsync enroll`)") << "\n"
+                << "last sync:        "
+                << (s.last_sync_millis ? format_local_time(*s.last_sync_millis) + " (" + format_ago(*s.last_sync_millis, now) + ")" : "never")
+                << "\n";
+      if (s.last_failure_millis) {
+        std::cout << "last failure:     " << format_local_time(*s.last_failure_millis) << " ("
+                  << format_ago(*s.last_failure_millis, now) << "): " << s.last_failure << "\n";
+      }
     }
   });
 

@@ -1,8 +1,13 @@
 // enroll, sync, conflicts: the field replica and HQ.
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <iostream>
 
 #include "cli/commands.hpp"
 #include "cli/field_args.hpp"
+#include "cli/sync_words.hpp"
 #include "core/hlc.hpp"
 #include "sync/enrollment.hpp"
 #include "sync/sync_client.hpp"
@@ -38,6 +43,51 @@ nlohmann::json write_to_json(const FieldWrite& write) {
 
 std::string show(const nlohmann::json& value) { return value.is_string() ? value.get<std::string>() : value.dump(); }
 
+// The progress of a long sync on one updating line of stderr, for a person at a terminal:
+// records sent of the total, received, bytes each way, the push rate and how long the push has
+// left. Drawn at most every kRedrawEvery (a page may take a millisecond), and wiped when the sync
+// ends or fails, so the summary or the error stands alone. Nothing at all when disabled.
+class ProgressLine {
+ public:
+  explicit ProgressLine(bool enabled) : enabled_(enabled) {}
+  ~ProgressLine() { wipe(); }
+  ProgressLine(const ProgressLine&) = delete;
+  ProgressLine& operator=(const ProgressLine&) = delete;
+
+  void update(const SyncProgress& p) {
+    if (!enabled_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (drawn_ && now - last_drawn_ < kRedrawEvery) return;
+    last_drawn_ = now;
+    drawn_ = true;
+    // The most useful first: a line cut at the terminal's width keeps sent/total and the time left.
+    const std::size_t total = std::max(p.records_to_send, p.records_sent);
+    const double rate = p.seconds > 0 ? static_cast<double>(p.records_sent) / p.seconds : 0;
+    std::string line = "sent " + format_count(p.records_sent) + "/" + format_count(total);
+    if (rate > 0 && total > p.records_sent) line += ", " + format_span(static_cast<double>(total - p.records_sent) / rate) + " left";
+    line += "; received " + format_count(p.records_received) + (p.pull_more ? "+" : "") + "; " +
+            format_bytes(static_cast<double>(p.bytes_sent)) + " up, " + format_bytes(static_cast<double>(p.bytes_received)) +
+            " down";
+    if (rate > 0) line += "; " + format_count(static_cast<std::uint64_t>(rate)) + " rec/s";
+    // One row only: "\r" returns to the start of the row, so a wrapped line would smear.
+    winsize size{};
+    const std::size_t width = ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 1 ? size.ws_col : 80;
+    if (line.size() > width - 1) line.resize(width - 1);
+    std::cerr << "\r" << line << "\x1b[K" << std::flush;
+  }
+
+  void wipe() {
+    if (drawn_) std::cerr << "\r\x1b[K" << std::flush;
+    drawn_ = false;
+  }
+
+ private:
+  static constexpr std::chrono::milliseconds kRedrawEvery{100};
+  bool enabled_;
+  bool drawn_ = false;
+  std::chrono::steady_clock::time_point last_drawn_{};
+};
+
 }  // namespace
 
 void register_sync_commands(CLI::App& app, CommandState& state) {
@@ -62,8 +112,12 @@ void register_sync_commands(CLI::App& app, CommandState& state) {
     if (!enrollment) {
       throw Error(Errc::not_initialized, "this replica is not enrolled with HQ: run `fieldsync enroll --hq URL --ca FILE --token TOKEN`");
     }
-    SyncClient client(*replica, *enrollment, SyncOptions::from_environment());
-    const SyncSummary s = client.run();
+    SyncOptions options = SyncOptions::from_environment();
+    ProgressLine progress(!state.options.json && isatty(STDERR_FILENO) == 1);
+    options.on_progress = [&progress](const SyncProgress& p) { progress.update(p); };
+    SyncClient client(*replica, *enrollment, std::move(options));
+    const SyncSummary s = client.run();  // on a throw, ~ProgressLine wipes the line before the error shows
+    progress.wipe();
     if (state.options.json) {
       print_json({{"sent", s.records_sent},
                   {"received", s.records_received},

@@ -1,5 +1,7 @@
 // fieldsync-hq: HQ's command — set up HQ, serve the sync over HTTPS, enroll and revoke offices.
 // The one place where its errors become messages and exit codes.
+#include <malloc.h>
+
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -65,6 +67,10 @@ int main(int argc, char** argv) {
   serve->add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port, printed at start)");
   serve->add_flag("--verbose", verbose, "One line per request on stderr");
   serve->callback([&] {
+    // Each handler thread would otherwise get a malloc arena of its own and keep the freed memory
+    // of the big pages it handled: a few arenas hold HQ's memory flat (measured: 190 MB with the
+    // default, 68 MB with one, over a 50,000-record sync).
+    mallopt(M_ARENA_MAX, tuning::kHqMallocArenas);
     const auto home = resolve_hq_home(options.home);
     HqService service(home);
     const auto [host, port] = parse_listen(listen);

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   register_query_commands(app, state);
   register_import_command(app, state);
   register_sync_commands(app, state);
+  register_watch_command(app, state);
 
   try {
     app.parse(argc, argv);

@@ -22,17 +22,19 @@ struct Worst {
   }
 };
 
-void check_one(Worst& worst, const FieldVersion& version, const std::string& place, Hlc newest_allowed) {
-  const std::string at = place + " (" + std::to_string(version.hlc) + ", \"" + version.replica + "\")";
+// Messages are built only for a fault: a page of thousands of good versions costs no string.
+void check_one(Worst& worst, const FieldVersion& version, const std::string& field, const char* what, Hlc newest_allowed) {
+  auto place = [&] { return field.empty() ? std::string(what) : place_of(field, what); };
+  auto at = [&] { return place() + " (" + std::to_string(version.hlc) + ", \"" + version.replica + "\")"; };
   if (version.hlc == 0 || version.hlc > kMaxStoredHlc) {
-    worst.note(VersionFault::malformed, version.hlc, at + " is not a version (an HLC from 1 to 2^63-1)");
+    worst.note(VersionFault::malformed, version.hlc, at() + " is not a version (an HLC from 1 to 2^63-1)");
   } else if (!is_replica_id(version.replica)) {
-    worst.note(VersionFault::malformed, version.hlc, at + " does not name a replica (16 lower-case hex digits)");
+    worst.note(VersionFault::malformed, version.hlc, at() + " does not name a replica (16 lower-case hex digits)");
   } else if (hlc_millis(version.hlc) < static_cast<std::uint64_t>(tuning::kOldestVersionMillis)) {
-    worst.note(VersionFault::too_old, version.hlc, place + " is dated " + format_hlc_time(version.hlc) +
+    worst.note(VersionFault::too_old, version.hlc, place() + " is dated " + format_hlc_time(version.hlc) +
                                                        ", before any data of FieldSync: a broken clock");
   } else if (version.hlc > newest_allowed) {
-    worst.note(VersionFault::ahead, version.hlc, place + " is dated " + format_hlc_time(version.hlc));
+    worst.note(VersionFault::ahead, version.hlc, place() + " is dated " + format_hlc_time(version.hlc));
   }
 }
 
@@ -52,10 +54,11 @@ Hlc newest_allowed_at(std::int64_t reference_millis) {
 
 VersionVerdict check_versions(const RecordChange& change, Hlc newest_allowed) {
   Worst worst;
-  check_one(worst, change.created, "the creation version", newest_allowed);
+  static const std::string kNoField;
+  check_one(worst, change.created, kNoField, "the creation version", newest_allowed);
   for (const auto& [field, state] : change.fields) {
-    for (const auto& head : state.heads) check_one(worst, head.version, place_of(field, "a write"), newest_allowed);
-    for (const auto& version : state.replaced) check_one(worst, version, place_of(field, "a replaced version"), newest_allowed);
+    for (const auto& head : state.heads) check_one(worst, head.version, field, "a write", newest_allowed);
+    for (const auto& version : state.replaced) check_one(worst, version, field, "a replaced version", newest_allowed);
   }
   return worst.verdict;
 }

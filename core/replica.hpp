@@ -9,6 +9,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,6 +57,7 @@ struct AddResult {
 struct OutboxMark {
   std::string record_id;
   Hlc last_hlc = 0;  // the newest local write of the record when the page was read
+  std::size_t bytes = 0;  // about how much of its JSON the record is (see outbox_page)
 };
 struct OutboxPage {
   std::vector<RecordChange> changes;
@@ -122,17 +124,22 @@ class Replica {
 
   // ---- sync (see DESIGN.md, Sync protocol) ----
 
-  // Up to `max_records` records with unsent local changes, oldest first.
-  OutboxPage outbox_page(std::size_t max_records);
+  // Up to `max_records` records with unsent local changes, oldest first; with `max_bytes`, also
+  // no more than about that much of their JSON (at least one record).
+  // With `after`, the page starts after that record of an earlier page (the next page, read while
+  // the one before is still on its way to HQ).
+  // With `sink`, each change is handed to it as it is read and the page holds none: a sync
+  // encodes a page of thousands of records without holding them all as objects.
+  OutboxPage outbox_page(std::size_t max_records, std::size_t max_bytes = 0, const OutboxMark* after = nullptr,
+                         const std::function<void(RecordChange&&)>& sink = {});
   // HQ stored these: clears them from the outbox, except records written again since.
   void acknowledge(const std::vector<OutboxMark>& marks);
 
-  // Merges changes from another replica into this one, in one transaction (with `cursor`, if
-  // given, stored as the new pull cursor in the same transaction). Observes every version seen,
-  // so later local writes are newer than anything merged.
+  // Merges changes from another replica into this one, in one transaction. Observes every
+  // version seen, so later local writes are newer than anything merged.
   //
   // Everything a change carries is checked first (see change_check.hpp), and when anything is
-  // wrong it throws and neither the store, the cursor nor the clock changes:
+  // wrong it throws and neither the store, the cursor, the outbox nor the clock changes:
   //   - every version well-formed, not before tuning::kOldestVersionMillis and not past
   //     `newest_allowed` (default: this replica's corrected clock + kMaxClockAheadMillis; a laptop
   //     passes HQ's reported time + the margin) — Error(invalid_input);
@@ -140,6 +147,19 @@ class Replica {
   //     (one version, one value) — Error(invalid_input);
   //   - with `check`, every new write's value passes its field's schema (losing concurrent
   //     writes too), and every changed record still passes its type's checks — Error(validation).
+  struct ApplyOptions {
+    bool check = false;
+    std::optional<std::int64_t> cursor;  // stored as the new pull cursor in the same transaction
+    std::optional<Hlc> newest_allowed;
+    // HQ: the replica that pushed the changes. What HQ then holds exactly as that replica sent
+    // it is not fed back to it (its other laptops still get it).
+    std::string pushed_by;
+    // A laptop: the pushed page HQ answered it stored, cleared from the outbox in the same
+    // transaction (see acknowledge).
+    std::vector<OutboxMark> acknowledged;
+  };
+  ApplySummary apply(const std::vector<RecordChange>& changes, const ApplyOptions& options);
+  // apply() with check, cursor and newest_allowed only.
   ApplySummary apply_changes(const std::vector<RecordChange>& changes, bool check,
                              std::optional<std::int64_t> cursor = std::nullopt,
                              std::optional<Hlc> newest_allowed = std::nullopt);
@@ -152,8 +172,11 @@ class Replica {
   // The pull cursor this replica last stored (0 before the first pull).
   std::int64_t pull_cursor();
 
-  // HQ: the records of `office` and of HQ changed after `cursor`, at most `max_records`.
-  FeedPage feed_page(const std::string& office, std::int64_t cursor, std::size_t max_records);
+  // HQ: the records of `office` and of HQ changed after `cursor`, at most `max_records` and, with
+  // `max_bytes`, about that much of their JSON (at least one record). With `for_replica`, what
+  // that replica pushed and HQ holds exactly as it sent it is left out (it has it).
+  FeedPage feed_page(const std::string& office, std::int64_t cursor, std::size_t max_records,
+                     const std::string& for_replica = "", std::size_t max_bytes = 0);
 
   // Open conflicts, oldest record first.
   std::vector<Conflict> conflicts();
@@ -181,6 +204,8 @@ class Replica {
   std::string resolve_id(const std::string& id_or_prefix);
 
   std::optional<Record> find(const std::string& id);
+  // The office a record here belongs to, without reading the record (HQ checks a page's owners).
+  std::optional<std::string> office_of(const std::string& id);
   Record get(const std::string& id_or_prefix);
   std::vector<Record> list(const ListFilter& filter);
   std::vector<HistoryEntry> history(const std::string& id_or_prefix);
@@ -199,7 +224,10 @@ class Replica {
                      const std::string& origin, const std::string& action, const nlohmann::json& changes);
   void queue_outbox(const std::string& record_id, const std::vector<std::string>& fields, Hlc hlc);
   void save_record(const Record& record);
-  void note_changed(const Record& record, const std::vector<std::string>& fields);
+  // HQ: `fields` of `record` changed (store_schema::kWholeRecord: all of them); `origin`, when
+  // not empty, is the replica that holds them exactly as HQ does now (see store_schema.hpp, feed).
+  void note_changed(const Record& record, const std::vector<std::string>& fields, const std::string& origin = "");
+  void clear_outbox(const std::vector<OutboxMark>& marks);
   void refresh_conflicts(const Record& record);
   RecordChange change_of(const Record& record, const std::optional<std::vector<std::string>>& fields) const;
   void persist_clock();

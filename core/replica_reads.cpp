@@ -85,6 +85,13 @@ std::optional<Record> Replica::find(const std::string& id) {
   return read_record(q);
 }
 
+std::optional<std::string> Replica::office_of(const std::string& id) {
+  Query q = store_->query("SELECT office FROM records WHERE id = ?1");
+  q.bind(1, id);
+  if (!q.step()) return std::nullopt;
+  return q.text(0);
+}
+
 Record Replica::get(const std::string& id_or_prefix) {
   const std::string id = resolve_id(id_or_prefix);
   auto record = find(id);

@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "core/record_state.hpp"
 #include "core/store.hpp"
+#include "core/store_schema.hpp"
 
 namespace fieldsync {
 
@@ -33,12 +34,7 @@ void Replica::insert_new(const Record& record, const std::string& fields_json) {
   insert_row(record, fields_json, "{}");
   Query outbox = store_->query("INSERT INTO outbox(record_id, fields, last_hlc) VALUES(?1, NULL, ?2)");
   outbox.bind(1, record.id).bind(2, static_cast<std::int64_t>(record.created)).run();
-  if (is_hq()) {
-    std::vector<std::string> fields;
-    const nlohmann::json parsed = nlohmann::json::parse(fields_json);
-    for (const auto& [field, value] : parsed.items()) fields.push_back(field);
-    note_changed(record, fields);
-  }
+  if (is_hq()) note_changed(record, {store_schema::kWholeRecord});
 }
 
 void Replica::insert_record(const Record& record) {
@@ -53,11 +49,18 @@ void Replica::refresh_conflicts(const Record& record) {
   }
 }
 
-void Replica::note_changed(const Record& record, const std::vector<std::string>& fields) {
+void Replica::note_changed(const Record& record, const std::vector<std::string>& fields, const std::string& origin) {
   if (!is_hq()) return;
   for (const auto& field : fields) {
     // REPLACE drops the field's old row; AUTOINCREMENT numbers the new one after every other.
-    store_->query("INSERT OR REPLACE INTO feed(record_id, field) VALUES(?1, ?2)").bind(1, record.id).bind(2, field).run();
+    Query q = store_->query("INSERT OR REPLACE INTO feed(record_id, field, origin) VALUES(?1, ?2, ?3)");
+    q.bind(1, record.id).bind(2, field);
+    if (origin.empty()) {
+      q.bind_null(3);
+    } else {
+      q.bind(3, origin);
+    }
+    q.run();
   }
 }
 

@@ -18,6 +18,16 @@
 //   feed      HQ only: one row per field of every record, numbered by its latest change (a
 //             field's row is renumbered when it changes again), so an office pulls the fields
 //             changed after its cursor and a cursor never skips a field it has not received.
+//
+// Version 2 (issue 11: the feed does not echo a replica's own pushes, and costs a row per record):
+//   feed.origin  the replica whose push made the row's latest change, when HQ's state of the
+//                field(s) after merging it is exactly what that replica sent: it already holds
+//                it, so its pulls skip the row. NULL when HQ holds more than the pusher sent (a
+//                concurrent write merged in), or for HQ's own writes: everybody pulls it.
+//   outbox_by_time  the outbox in the order it is sent: a page is read without sorting the
+//                whole outbox (100,000 rows after an import) for each page.
+//   feed.field   '*' names every field of the record (a record created or received whole): one
+//                row instead of one per field. A later change of one field adds that field's row.
 #pragma once
 
 namespace fieldsync::store_schema {
@@ -76,7 +86,15 @@ CREATE TABLE feed(
 );
 )SQL";
 
+inline constexpr const char* kVersion2 = R"SQL(
+ALTER TABLE feed ADD COLUMN origin TEXT;
+CREATE INDEX outbox_by_time ON outbox(last_hlc, record_id);
+)SQL";
+
+// The feed field that stands for every field of its record (see version 2).
+inline constexpr const char* kWholeRecord = "*";
+
 // Scripts in order: kMigrations[i] takes the store from version i to i + 1.
-inline constexpr const char* kMigrations[] = {kVersion1};
+inline constexpr const char* kMigrations[] = {kVersion1, kVersion2};
 
 }  // namespace fieldsync::store_schema

@@ -70,6 +70,9 @@ inline constexpr int kHttpCloseTimeoutSeconds = 2;
 // this the connection is closed anyway.
 inline constexpr std::size_t kHttpLingerBytes = 1024 * 1024;
 
+// malloc arenas of `fieldsync-hq serve` (glibc's default is 8 per core): see its main.
+inline constexpr int kHqMallocArenas = 2;
+
 // Threads doing network I/O and TLS, and threads running request handlers (which may block on
 // SQLite), kept apart so a slow handler never delays handshakes, timeouts or other clients.
 inline constexpr std::size_t kHttpIoThreads = 2;
@@ -117,6 +120,13 @@ inline constexpr std::size_t kHttpRateLimiterKeys = 16384;
 // zstd level for sync bodies: zstd's default, about 3x on JSON at hundreds of MB/s.
 inline constexpr int kZstdLevel = 3;
 
+// Bodies of at least kZstdBulkBytes (sync pages of many records) get a higher level: on a
+// satellite link bytes, not CPU, decide how long a first sync takes. Measured on pages of 2,500
+// activities: level 3 ~125 B a record, 7 ~114 B, at about 60 MB/s — still well ahead of any field
+// link, and it runs while the next page is prepared.
+inline constexpr std::size_t kZstdBulkBytes = 64 * 1024;
+inline constexpr int kZstdBulkLevel = 7;
+
 // Largest zstd window (log2 bytes) a decompressor accepts: 8 MiB covers levels up to 19, and a
 // frame asking for more (up to 2 GB) is refused instead of allocated.
 inline constexpr int kZstdMaxWindowLog = 23;
@@ -135,16 +145,37 @@ inline constexpr long kTlsServerValidityDays = 730;
 
 // --- the sync conversation (sync/sync_client, sync/hq_service) ---
 
-// Records a replica pushes per request. A page is stored in one transaction at HQ and
-// acknowledged as a whole, so a cut link loses at most this much work in flight; 200 activity
-// records are ~100 KB of JSON, ~25 KB compressed: seconds even on a poor satellite link.
-inline constexpr std::size_t kSyncPushPageRecords = 200;
+// Records a replica pushes per request at most, and HQ sends back per answer at most (the
+// replica may ask for fewer). Pages are bounded by bytes first (below); these bound a page of
+// tiny records. A page is stored in one transaction at HQ and acknowledged as a whole.
+inline constexpr std::size_t kSyncPushPageRecords = 5000;
+inline constexpr std::size_t kSyncPullPageRecords = 5000;
 
 // Records HQ accepts in one request; more is a client bug or an attack (413).
-inline constexpr std::size_t kSyncMaxPushRecords = 1000;
+inline constexpr std::size_t kSyncMaxPushRecords = 10000;
 
-// Records HQ sends back per answer at most (the replica may ask for fewer).
-inline constexpr std::size_t kSyncPullPageRecords = 500;
+// Bytes of record JSON (before compression) per page, each way. A page starts small and doubles
+// while pages go through quickly, up to the maximum; a page that fails on the network is sent
+// again at half the size (a poor link gets small pages, so a cut loses little). Compressed, 64 KiB
+// of activities is about 12 KB — a few seconds on a 64 kbit/s satellite link; 2 MiB is about
+// 350 KB, under a second on loopback or a good 3G link, and zstd finds more to share in bigger
+// pages (about 100 B a record at 2,000 records against 110 at 500).
+inline constexpr std::size_t kSyncPageBytesMin = 64 * 1024;
+inline constexpr std::size_t kSyncPageBytesStart = 512 * 1024;
+inline constexpr std::size_t kSyncPageBytesMax = 2 * 1024 * 1024;
+
+// A page answered within this many seconds lets the next one double (up to kSyncPageBytesMax).
+inline constexpr double kSyncPageGrowSeconds = 5.0;
+
+// Times one sync sends a failed page again (halved each time) before it gives up and reports
+// the link down; the next sync starts again from kSyncPageBytesStart.
+inline constexpr int kSyncPageRetries = 3;
+
+// Feed rows HQ walks at most for one pull page. Rows an office's replica pushed itself are walked
+// past without being sent (it has them), so after a first push of 100,000 records its next pull
+// walks 100,000 rows and sends nothing: bounding the walk keeps each answer quick, and the
+// replica's cursor still moves past them in a few pages.
+inline constexpr std::size_t kFeedMaxRowsWalked = 50'000;
 
 // Requests one `fieldsync sync` makes at most before it stops and says so: bounds a sync that
 // would otherwise never end (a peer that keeps answering "more").
@@ -174,5 +205,57 @@ inline constexpr std::size_t kSyncMaxResponseBytes = 64 * 1024 * 1024;
 // kHttpReadTimeoutSeconds (30), so the client never sends a page on a connection HQ is just
 // closing (a race that fails the request); a new TLS handshake costs one or two round trips.
 inline constexpr long kHttpsMaxIdleConnectionSeconds = 20;
+
+// --- watch (sync/watch: `fieldsync watch`) ---
+
+// Seconds between health probes while the link holds. Below the client's idle limit
+// (kHttpsMaxIdleConnectionSeconds, 20) and HQ's (kHttpReadTimeoutSeconds, 30), so each probe
+// keeps the TLS connection open and the next sync needs no new handshake (two round trips saved,
+// 1.4 s on a satellite link); one tiny request per 15 s is nothing to HQ or to a metered link.
+inline constexpr int kWatchProbeIntervalSeconds = 15;
+
+// Seconds between syncs that only pull, when nothing is written here: what other laptops of the
+// office sent reaches this one within a minute.
+inline constexpr int kWatchPullIntervalSeconds = 60;
+
+// How often watch looks for a write by another process (`fieldsync add`, `import`): a stat() of
+// the store's files, no SQLite, so twice a second costs nothing.
+inline constexpr int kWatchWriteCheckMillis = 500;
+
+// Quiet time after the last local write before watch syncs: a person adding several records, or
+// an import committing batch after batch, gives one sync rather than one per write, and still
+// reaches HQ within a couple of seconds of the last one.
+inline constexpr int kWatchDebounceMillis = 1500;
+
+// Longest a sync waits behind writes that keep coming (an import of 100,000 records): past this
+// it syncs anyway, so a long import reaches HQ as it goes, not only at its end.
+inline constexpr int kWatchWriteMaxDelaySeconds = 10;
+
+// Backoff while HQ cannot be reached: probes after a delay drawn uniformly from
+// [0, min(max, first * 2^failures)] ("full jitter"), so the laptops of an office whose link came
+// back do not all knock at the same second. The first delay is about a second, so a link that
+// blinked is used again at once; the cap keeps a laptop whose link is down for hours to a probe
+// every few minutes (and at most one more wait than that once it returns).
+inline constexpr int kWatchFirstBackoffMillis = 1000;
+inline constexpr int kWatchMaxBackoffSeconds = 180;
+// A floor under the jittered delay: a draw near 0 must not make a busy loop of probes.
+inline constexpr int kWatchMinBackoffMillis = 100;
+
+// Backoff after HQ refused a sync (a revoked token, a change HQ forbids) or the store failed:
+// trying again soon would fail the same way, so watch waits long — and doubles up to the cap —
+// while it keeps probing, and tries again at once when the enrollment changes (`fieldsync enroll`).
+inline constexpr int kWatchRefusalFirstBackoffSeconds = 300;
+inline constexpr int kWatchRefusalMaxBackoffSeconds = 3600;
+
+// The longest Retry-After watch honours: a broken or hostile answer asking for days must not
+// silence a laptop; HQ's own rate limits ask for seconds.
+inline constexpr int kWatchMaxRetryAfterSeconds = 3600;
+
+// On SIGTERM/SIGINT while a probe is in flight: how long watch waits for its answer before it
+// exits anyway (a probe changes nothing; a sync in flight is always let finish).
+inline constexpr int kWatchStopProbeWaitMillis = 2000;
+
+static_assert(kWatchProbeIntervalSeconds < kHttpsMaxIdleConnectionSeconds,
+              "a probe must come before the client drops the idle connection");
 
 }  // namespace fieldsync::tuning

@@ -146,18 +146,24 @@ HttpResponse HqService::sync(const HttpRequest& request) {
 
   std::lock_guard lock(replica_mutex_);
   for (const auto& change : sync_request.changes) {
-    if (auto existing = replica_->find(change.id); existing && existing->office != *office) {
-      return json_error(403, "forbidden", "record " + change.id + " belongs to " + existing->office + ", not to office " + *office);
+    if (auto owner = replica_->office_of(change.id); owner && *owner != *office) {
+      return json_error(403, "forbidden", "record " + change.id + " belongs to " + *owner + ", not to office " + *office);
     }
   }
   protocol::SyncResponse response;
   try {
-    const ApplySummary applied = replica_->apply_changes(sync_request.changes, /*check=*/true, std::nullopt, newest_allowed);
-    (void)applied;
+    Replica::ApplyOptions apply;
+    apply.check = true;
+    apply.newest_allowed = newest_allowed;
+    apply.pushed_by = sync_request.replica;  // its own pushes are not sent back to it
+    replica_->apply(sync_request.changes, apply);
     response.stored = sync_request.changes.size();
     const std::size_t pull = sync_request.max_pull == 0 ? tuning::kSyncPullPageRecords
                                                         : std::min(sync_request.max_pull, tuning::kSyncPullPageRecords);
-    FeedPage page = replica_->feed_page(*office, sync_request.cursor, pull);
+    const std::size_t pull_bytes = sync_request.max_pull_bytes == 0
+                                       ? tuning::kSyncPageBytesMax
+                                       : std::min(sync_request.max_pull_bytes, tuning::kSyncPageBytesMax);
+    FeedPage page = replica_->feed_page(*office, sync_request.cursor, pull, sync_request.replica, pull_bytes);
     response.changes = std::move(page.changes);
     response.cursor = page.next_cursor;
     response.more = page.more;

@@ -1,10 +1,14 @@
 #include "sync/protocol.hpp"
 
+#include <algorithm>
+
 #include "core/error.hpp"
 #include "core/json_input.hpp"
 #include "core/merge.hpp"
 #include "core/schema_validator.hpp"
+#include "core/text.hpp"
 #include "core/tuning.hpp"
+#include "core/uuid.hpp"
 
 namespace fieldsync::protocol {
 
@@ -71,16 +75,73 @@ nlohmann::json changes_to(const std::vector<RecordChange>& changes) {
 
 }  // namespace
 
+namespace {
+
+// A field still as created: its one write is the creation itself (version and author), replacing
+// nothing. The receiver rebuilds that state from the bare value and the record's identity, so it
+// crosses the wire as the value alone: a new record costs about its fields' JSON.
+bool as_created(const FieldState& state, const RecordChange& change) {
+  return state.replaced.empty() && state.heads.size() == 1 && state.heads.front().version == change.created &&
+         state.heads.front().author == change.created_by;
+}
+
+bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+// [a-z][a-z0-9_]{0,63}
+bool is_type_name(const std::string& name) {
+  return !name.empty() && name.size() <= 64 && name[0] >= 'a' && name[0] <= 'z' &&
+         std::all_of(name.begin(), name.end(), [](char c) { return is_lower_alnum(c) || c == '_'; });
+}
+
+// Three capital letters (ISO 3166-1 alpha-3), or HQ.
+bool is_office_code(const std::string& office) {
+  return office == "HQ" || (office.size() == 3 && std::all_of(office.begin(), office.end(), [](char c) { return c >= 'A' && c <= 'Z'; }));
+}
+
+// [A-Za-z_][A-Za-z0-9_]{0,63}
+bool is_field_name(const std::string& name) {
+  auto word = [](char c) { return (c >= 'A' && c <= 'Z') || is_lower_alnum(c) || c == '_'; };
+  return !name.empty() && name.size() <= 64 && !(name[0] >= '0' && name[0] <= '9') && std::all_of(name.begin(), name.end(), word);
+}
+
+// The text rules of a change, in code rather than as schema patterns (see the schema's $comment).
+void check_names(const RecordChange& change) {
+  const std::string where = uuid::canonical(change.id) == change.id ? "record " + change.id : "";
+  auto refuse = [&](const std::string& field, const std::string& rule, const std::string& message) {
+    throw Error(Errc::invalid_input, message, where, {FieldIssue{field, rule, message}});
+  };
+  if (uuid::canonical(change.id) != change.id) refuse("id", "pattern", "the record id is not a lower-case UUID");
+  if (!is_type_name(change.type)) refuse("type", "pattern", "the type name must be lower-case letters, digits and _ (at most 64)");
+  if (!is_office_code(change.office)) refuse("office", "pattern", "the office must be three capital letters (NER, AFG…) or HQ");
+  for (const auto& [field, state] : change.fields) {
+    if (field != kDeletedField && !is_field_name(field)) {
+      refuse(text::is_valid_utf8(field) ? field : "", "pattern",
+             "a field name must be letters, digits and _, not starting with a digit (at most 64)");
+    }
+  }
+}
+
+}  // namespace
+
 nlohmann::json change_to_json(const RecordChange& change) {
+  nlohmann::json values = nlohmann::json::object();
   nlohmann::json fields = nlohmann::json::object();
-  for (const auto& [field, state] : change.fields) fields[field] = field_state_to_json(state);
-  return {{"id", change.id},
-          {"type", change.type},
-          {"office", change.office},
-          {"schema_version", change.schema_version},
-          {"created", {change.created.hlc, change.created.replica}},
-          {"created_by", change.created_by},
-          {"fields", std::move(fields)}};
+  for (const auto& [field, state] : change.fields) {
+    if (as_created(state, change)) {
+      values[field] = state.heads.front().value;
+    } else {
+      fields[field] = field_state_to_json(state);
+    }
+  }
+  nlohmann::json out = {{"id", change.id},
+                        {"type", change.type},
+                        {"office", change.office},
+                        {"schema_version", change.schema_version},
+                        {"created", {change.created.hlc, change.created.replica}},
+                        {"created_by", change.created_by}};
+  if (!values.empty()) out["values"] = std::move(values);
+  if (!fields.empty()) out["fields"] = std::move(fields);
+  return out;
 }
 
 RecordChange change_from_json(const nlohmann::json& json) {
@@ -91,24 +152,45 @@ RecordChange change_from_json(const nlohmann::json& json) {
   change.schema_version = json.at("schema_version").get<int>();
   change.created = FieldVersion{json.at("created").at(0).get<Hlc>(), json.at("created").at(1).get<std::string>()};
   change.created_by = json.at("created_by").get<std::string>();
-  for (const auto& [field, state] : json.at("fields").items()) {
-    try {
-      change.fields[field] = field_state_from_json(state, field);
-    } catch (const Error& e) {
-      throw Error(Errc::invalid_input, e.what(), "record " + change.id, e.issues());
+  if (const auto values = json.find("values"); values != json.end()) {
+    for (const auto& [field, value] : values->items()) {
+      change.fields[field] = initial_state(FieldWrite{change.created, value, change.created_by});
     }
   }
+  if (const auto fields = json.find("fields"); fields != json.end()) {
+    for (const auto& [field, state] : fields->items()) {
+      if (change.fields.count(field)) {
+        throw Error(Errc::invalid_input, "field '" + field + "' is given twice, as created and as changed",
+                    "record " + change.id, {FieldIssue{field, "field_state", "given in both \"values\" and \"fields\""}});
+      }
+      try {
+        change.fields[field] = field_state_from_json(state, field);
+      } catch (const Error& e) {
+        throw Error(Errc::invalid_input, e.what(), "record " + change.id, e.issues());
+      }
+    }
+  }
+  check_names(change);
   return change;
 }
 
-std::string encode(const SyncRequest& request) {
-  nlohmann::json body = {{"protocol", request.protocol},
-                         {"replica", request.replica},
-                         {"cursor", request.cursor},
-                         {"changes", changes_to(request.changes)}};
-  if (request.max_pull != 0) body["max_pull"] = request.max_pull;
-  return body.dump();
+std::string encode_changes(const std::vector<RecordChange>& changes) { return changes_to(changes).dump(); }
+
+std::string encode(const SyncRequest& request, std::string_view changes_json) {
+  nlohmann::json head = {{"protocol", request.protocol}, {"replica", request.replica}, {"cursor", request.cursor}};
+  if (request.max_pull != 0) head["max_pull"] = request.max_pull;
+  if (request.max_pull_bytes != 0) head["max_pull_bytes"] = request.max_pull_bytes;
+  // {…head…, "changes": […]}: the head's text without its closing brace, then the array.
+  std::string body = head.dump();
+  body.pop_back();
+  body.reserve(body.size() + changes_json.size() + 16);
+  body += ",\"changes\":";
+  body += changes_json;
+  body += '}';
+  return body;
 }
+
+std::string encode(const SyncRequest& request) { return encode(request, encode_changes(request.changes)); }
 
 std::string encode(const SyncResponse& response) {
   return nlohmann::json{{"protocol", response.protocol},
@@ -128,6 +210,7 @@ SyncRequest decode_sync_request(std::string_view body) {
   request.replica = json["replica"].get<std::string>();
   request.cursor = json["cursor"].get<std::int64_t>();
   if (json.contains("max_pull")) request.max_pull = json["max_pull"].get<std::size_t>();
+  if (json.contains("max_pull_bytes")) request.max_pull_bytes = json["max_pull_bytes"].get<std::size_t>();
   request.changes = changes_from(json["changes"]);
   return request;
 }

@@ -24,7 +24,8 @@ struct SyncRequest {
   int protocol = kVersion;
   std::string replica;
   std::int64_t cursor = 0;
-  std::size_t max_pull = 0;  // 0: HQ's default page
+  std::size_t max_pull = 0;        // records; 0: HQ's default page
+  std::size_t max_pull_bytes = 0;  // record JSON before compression; 0: HQ's default
   std::vector<RecordChange> changes;
 };
 
@@ -41,6 +42,11 @@ nlohmann::json change_to_json(const RecordChange& change);
 RecordChange change_from_json(const nlohmann::json& json);
 
 std::string encode(const SyncRequest& request);
+// The same in two steps, so a client can encode the next page's changes while the previous
+// request is in flight and add the cursor once its answer is in: `changes_json` is
+// encode_changes' JSON array, and request.changes is ignored.
+std::string encode_changes(const std::vector<RecordChange>& changes);
+std::string encode(const SyncRequest& request, std::string_view changes_json);
 std::string encode(const SyncResponse& response);
 SyncRequest decode_sync_request(std::string_view body);
 SyncResponse decode_sync_response(std::string_view body);

@@ -1,6 +1,9 @@
 #include "sync/sync_client.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <exception>
+#include <future>
 #include <cstdlib>
 #include <string>
 
@@ -10,6 +13,8 @@
 #include "core/json_input.hpp"
 #include "core/tuning.hpp"
 #include "sync/transport/https_client.hpp"
+#include "sync/internal/pull_side.hpp"
+#include "sync/internal/push_side.hpp"
 #include "sync/protocol.hpp"
 
 namespace fieldsync {
@@ -100,40 +105,107 @@ SyncSummary SyncClient::run(HttpsClient& http) {
   }
 }
 
+namespace {
+
+// One request on the wire and its answer, run on a thread of its own while the conversation
+// prepares the next page.
+struct Exchange {
+  HttpsResult result;
+  std::int64_t sent_at = 0, received_at = 0;  // this laptop's own wall clock, uncorrected
+  double seconds = 0;
+  std::optional<protocol::SyncResponse> answer;  // a 200, decoded and checked
+  std::exception_ptr error;                      // no usable answer (network, undecodable)
+};
+
+Exchange exchange(HttpsClient& http, const Clock& clock, const std::string& body) {
+  Exchange out;
+  try {
+    const auto started = std::chrono::steady_clock::now();
+    out.sent_at = clock.wall_millis();
+    out.result = http.post_json("/v1/sync", body);
+    out.received_at = clock.wall_millis();
+    out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (out.result.status == 200) out.answer = protocol::decode_sync_response(out.result.body);
+  } catch (...) {
+    out.error = std::current_exception();
+  }
+  return out;
+}
+
+bool is_network_error(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const Error& e) {
+    return e.code() == Errc::network;
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace
+
 SyncSummary SyncClient::converse(HttpsClient& http) {
+  using sync_internal::PullSide;
+  using sync_internal::PushPage;
+  using sync_internal::PushSide;
   const auto started = std::chrono::steady_clock::now();
   SyncSummary summary;
+  PushSide push(replica_, options_);
+  PullSide pull(replica_, options_);
+  sync_internal::SyncCursor cursor;
+  cursor.pull = replica_.pull_cursor();
+  const std::size_t outbox_at_start = static_cast<std::size_t>(replica_.status().pending_records);
   bool restamped = false;
+
+  std::optional<PushPage> page = push.read(nullptr);
   for (std::size_t request = 0; request < tuning::kSyncMaxRequests; ++request) {
-    const OutboxPage page = replica_.outbox_page(options_.push_page_records ? options_.push_page_records : tuning::kSyncPushPageRecords);
-    protocol::SyncRequest sync_request;
-    sync_request.replica = replica_.replica_id();
-    sync_request.cursor = replica_.pull_cursor();
-    sync_request.max_pull = options_.pull_page_records ? options_.pull_page_records : tuning::kSyncPullPageRecords;
-    sync_request.changes = page.changes;
+    protocol::SyncRequest head;
+    head.replica = replica_.replica_id();
+    head.cursor = cursor.pull;
+    head.max_pull = pull.max_records();
+    head.max_pull_bytes = pull.max_bytes();
+    const std::string body = protocol::encode(head, page->changes_json);
 
-    // The offset is HQ's clock minus this laptop's own (uncorrected) wall clock.
-    const std::int64_t sent_at = replica_.clock().wall_millis();
-    const HttpsResult result = http.post_json("/v1/sync", protocol::encode(sync_request));
-    const std::int64_t received_at = replica_.clock().wall_millis();
+    // The request goes out on a thread of its own while this one reads and encodes the next page
+    // (after the last record of this one: this page is not acknowledged yet).
+    std::future<Exchange> in_flight =
+        std::async(std::launch::async, [&http, &clock = replica_.clock(), &body] { return exchange(http, clock, body); });
+    std::optional<PushPage> next;
+    std::exception_ptr next_error;
+    if (page->more) {
+      cursor.push_after = page->marks.back();
+      try {
+        next = push.read(&*cursor.push_after);
+      } catch (...) {
+        next_error = std::current_exception();  // raised after the exchange, which must finish first
+      }
+    }
+    Exchange done = in_flight.get();
+    if (next_error) std::rethrow_exception(next_error);
     ++summary.requests;
-    summary.bytes_sent += result.bytes_sent;
-    summary.bytes_received += result.bytes_received;
-    if (result.new_connection) ++summary.new_connections;
-    // HQ read its clock between our send and our receipt: take the middle as "the same moment".
-    auto offset_from = [&](std::int64_t hq_time) { return hq_time - (sent_at + received_at) / 2; };
-    auto learn_offset = [&](std::int64_t hq_time) {
-      summary.clock_offset_millis = offset_from(hq_time);
-      replica_.set_clock_offset(summary.clock_offset_millis);
-    };
+    summary.bytes_sent += done.result.bytes_sent;
+    summary.bytes_received += done.result.bytes_received;
+    if (done.result.new_connection) ++summary.new_connections;
 
-    if (result.status == 409) {
-      const nlohmann::json body = parse_answer(result.body);
-      const bool clock_ahead = !body.is_discarded() && body.contains("hq_time") && body["hq_time"].is_number_integer() &&
-                               body.contains("error") && body["error"].is_object() &&
-                               body["error"].value("code", "") == "clock_ahead";
-      if (!clock_ahead || restamped) throw refusal(result.status, result.body);
-      const std::int64_t hq_time = body["hq_time"].get<std::int64_t>();
+    if (done.error) {
+      // A cut or a timeout: the page may or may not be stored at HQ (a page sent again changes
+      // nothing). Send it again, smaller, from the oldest unacknowledged change.
+      if (is_network_error(done.error) && push.failed()) {
+        page = push.read(nullptr);
+        continue;
+      }
+      std::rethrow_exception(done.error);
+    }
+    // HQ read its clock between our send and our receipt: take the middle as "the same moment".
+    auto offset_from = [&](std::int64_t hq_time) { return hq_time - (done.sent_at + done.received_at) / 2; };
+
+    if (done.result.status == 409) {
+      const nlohmann::json answer = parse_answer(done.result.body);
+      const bool clock_ahead = !answer.is_discarded() && answer.contains("hq_time") && answer["hq_time"].is_number_integer() &&
+                               answer.contains("error") && answer["error"].is_object() &&
+                               answer["error"].value("code", "") == "clock_ahead";
+      if (!clock_ahead || restamped) throw refusal(done.result.status, done.result.body);
+      const std::int64_t hq_time = answer["hq_time"].get<std::int64_t>();
       // The time HQ gives moves this laptop's clock: one no working clock shows is refused.
       if (hq_time < tuning::kOldestVersionMillis || hq_time > (std::int64_t{1} << 47) - 1) {
         throw Error(Errc::invalid_input, "HQ said this laptop's clock runs ahead, but gives its own time as " +
@@ -144,38 +216,41 @@ SyncSummary SyncClient::converse(HttpsClient& http) {
       summary.clock_offset_millis = offset_from(hq_time);
       summary.restamped = replica_.restamp_unsent(make_hlc(static_cast<std::uint64_t>(hq_time), 0), summary.clock_offset_millis);
       restamped = true;
+      page = push.read(nullptr);  // the versions changed: every page is read again
       continue;
     }
-    if (result.status != 200) {
-      if (result.status == 429 || result.status == 503) retry_after_ = result.retry_after;
-      throw refusal(result.status, result.body);
+    if (done.result.status != 200) {
+      if (done.result.status == 429 || done.result.status == 503) retry_after_ = done.result.retry_after;
+      throw refusal(done.result.status, done.result.body);
     }
 
-    protocol::SyncResponse response = protocol::decode_sync_response(result.body);
-    learn_offset(response.hq_time);
-    replica_.acknowledge(page.marks);  // HQ has stored the page
-    summary.records_sent += page.changes.size();
-    // What HQ sends is checked against HQ's own time: a broken or hostile answer dated ahead of
-    // it must not move this laptop's clock (nothing of the page is applied, the cursor stays).
-    const ApplySummary applied =
-        replica_.apply_changes(response.changes, /*check=*/false, response.cursor, newest_allowed_at(response.hq_time));
+    const protocol::SyncResponse& answer = *done.answer;
+    summary.clock_offset_millis = offset_from(answer.hq_time);
+    replica_.set_clock_offset(summary.clock_offset_millis);
+    push.went_through(done.seconds);
+    const ApplySummary applied = pull.take(answer, page->marks, cursor);
+    summary.records_sent += page->marks.size();
     summary.records_received += applied.records_added + applied.records_changed;
     summary.conflicts_opened += applied.conflicts_opened;
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (options_.on_progress) {
       SyncProgress progress;
       progress.records_sent = summary.records_sent;
-      progress.records_to_send = summary.records_sent + (page.more ? 1 : 0);
+      progress.records_to_send = std::max(outbox_at_start, summary.records_sent);
       progress.records_received = summary.records_received;
       progress.bytes_sent = summary.bytes_sent;
       progress.bytes_received = summary.bytes_received;
-      progress.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      progress.pull_more = response.more;
+      progress.seconds = elapsed;
+      progress.pull_more = answer.more;
       options_.on_progress(progress);
     }
-    if (!page.more && !response.more) {
-      summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (!page->more && !answer.more) {
+      summary.seconds = elapsed;
       return summary;
     }
+    // The next request: the page read meanwhile, or, when everything is sent, a pull alone.
+    page = next ? std::move(next) : PushPage{};
+    cursor.push_after.reset();
   }
   throw Error(Errc::internal, "the sync did not finish within " + std::to_string(tuning::kSyncMaxRequests) + " requests");
 }

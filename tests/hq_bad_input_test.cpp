@@ -106,7 +106,8 @@ TEST_F(HqBadInput, AChangeThatBreaksItsSchemaGets400NamingTheField) {
   protocol::SyncRequest request = request_from("NER");
   FieldState& area = request.changes[0].fields["priority_area"];
   area.heads[0].value = 42;
-  expect_refused(protocol::encode(request), ner_token_, 400, {"priority_area", "breaks 1 rule"});
+  // A new record's values are checked as the record they make: every broken rule is named.
+  expect_refused(protocol::encode(request), ner_token_, 400, {"priority_area", "must be at most 18", "would break 2 rules"});
   // A record whose fields are each valid but break a rule between them: the count is the count.
   protocol::SyncRequest dates = request_from("NER");
   dates.changes[0].fields["end_date"] = initial_state(FieldWrite{dates.changes[0].created, "2001-01-01", "x"});

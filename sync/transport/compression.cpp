@@ -44,7 +44,8 @@ DecompressedTooLarge::DecompressedTooLarge(std::size_t max_output)
 std::string zstd_compress(std::string_view data) {
   std::unique_ptr<ZSTD_CCtx, CctxFree> cctx(ZSTD_createCCtx());
   if (!cctx) throw Error(Errc::internal, "zstd: out of memory");
-  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, tuning::kZstdLevel);
+  const int level = data.size() >= tuning::kZstdBulkBytes ? tuning::kZstdBulkLevel : tuning::kZstdLevel;
+  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, level);
   // A 4-byte checksum per frame, so a body damaged in transit fails to decompress instead of
   // decompressing into different bytes.
   ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_checksumFlag, 1);

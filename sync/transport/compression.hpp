@@ -29,7 +29,7 @@ class DecompressedTooLarge : public Error {
   std::size_t max_output_;
 };
 
-// One zstd frame (level tuning::kZstdLevel) holding `data`.
+// One zstd frame holding `data`: level tuning::kZstdLevel, or kZstdBulkLevel for a bulk body.
 std::string zstd_compress(std::string_view data);
 // The content of one or more concatenated zstd frames. Empty input is not a frame: it throws.
 std::string zstd_decompress(std::string_view compressed, std::size_t max_output);

@@ -6,7 +6,12 @@
 // forwards exactly the bytes before it, then acts.
 #include "fault_proxy.hpp"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <array>
+#include <cerrno>
+#include <cstring>
 #include <deque>
 #include <future>
 #include <exception>
@@ -14,6 +19,7 @@
 #include <set>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -79,6 +85,21 @@ ConnectionFault draw_fault(const FaultPlan& plan, std::uint64_t index) {
   return fault;
 }
 
+// A TCP socket that is close-on-exec from its creation. Tests fork `fieldsync` children all the
+// time, from this thread and others: a child that inherited one of the proxy's sockets would hold
+// its connection open after the proxy closed it, and the client at the other end would wait for
+// an answer that never comes (seen: a sync hung until a `fieldsync-hq serve` started meanwhile
+// was killed). Asio opens and accepts sockets without SOCK_CLOEXEC, so the proxy makes its own.
+void open_cloexec(tcp::socket& socket, boost::system::error_code& ec) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    ec.assign(errno, boost::system::system_category());
+    return;
+  }
+  socket.assign(tcp::v4(), fd, ec);
+  if (ec) ::close(fd);
+}
+
 // Closes with RST rather than FIN: what a cut link looks like to the other side.
 void reset(tcp::socket& socket) {
   boost::system::error_code ignored;
@@ -96,14 +117,15 @@ struct FaultProxy::Impl {
   tcp::acceptor acceptor{ioc};
   std::uint16_t port = 0;
 
-  mutable std::mutex mutex;  // guards the four below, read and written from any thread
+  mutable std::mutex mutex;  // guards the five below, read and written from any thread
   FaultPlan plan;
   std::uint16_t upstream_port = 0;
   bool link_down = false;
   FaultStats stats;
 
+  std::uint64_t next_index = 0;  // of the next connection under `plan` (guarded by `mutex` too)
+
   // Only on the io thread:
-  std::uint64_t next_index = 0;
   bool stopping = false;
   std::set<std::shared_ptr<Session>> sessions;
 
@@ -134,7 +156,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   asio::awaitable<void> run(std::uint16_t upstream_port) {
     auto self = shared_from_this();
-    auto [ec] = co_await server_.async_connect({asio::ip::address_v4::loopback(), upstream_port}, kNoThrow);
+    boost::system::error_code ec;
+    open_cloexec(server_, ec);
+    if (!ec) {
+      std::tie(ec) = co_await server_.async_connect({asio::ip::address_v4::loopback(), upstream_port}, kNoThrow);
+    }
     if (closed_) co_return;
     if (ec) {  // HQ is not there: the client sees its connection refused, as it would without us
       proxy_.update_stats([](FaultStats& s) { ++s.refused; });
@@ -337,20 +363,32 @@ class Session : public std::enable_shared_from_this<Session> {
 
 asio::awaitable<void> FaultProxy::Impl::accept_loop() {
   for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(kNoThrow);
+    // accept4 with SOCK_CLOEXEC rather than async_accept (see open_cloexec).
+    co_await acceptor.async_wait(tcp::acceptor::wait_read, kNoThrow);
     if (stopping || !acceptor.is_open()) co_return;
-    if (ec) {
+    const int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED) continue;
       // Out of descriptors or similar: wait a moment rather than spin, then accept again.
       asio::steady_timer pause(ioc, std::chrono::milliseconds(50));
       co_await pause.async_wait(kNoThrow);
       continue;
     }
+    tcp::socket socket(ioc);
+    boost::system::error_code assigned;
+    socket.assign(tcp::v4(), fd, assigned);
+    if (assigned) {
+      ::close(fd);
+      continue;
+    }
     FaultPlan connection_plan;
     std::uint16_t upstream = 0;
     bool down = false;
+    std::uint64_t index = 0;
     {
       std::lock_guard lock(mutex);
       connection_plan = plan;
+      index = next_index++;
       upstream = upstream_port;
       down = link_down;
       ++stats.connections;
@@ -360,7 +398,6 @@ asio::awaitable<void> FaultProxy::Impl::accept_loop() {
         ++stats.open;
       }
     }
-    const std::uint64_t index = next_index++;
     if (down) {
       reset(socket);
       continue;
@@ -383,7 +420,10 @@ FaultProxy::FaultProxy(std::uint16_t upstream_port, FaultPlan plan) : impl_(std:
   impl_->plan = plan;
   impl_->upstream_port = upstream_port;
   const tcp::endpoint where(asio::ip::address_v4::loopback(), 0);
-  impl_->acceptor.open(where.protocol());
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error(std::string("FaultProxy: socket: ") + std::strerror(errno));
+  impl_->acceptor.assign(tcp::v4(), fd);  // close-on-exec, as every socket here (see open_cloexec)
+  impl_->acceptor.non_blocking(true);  // accept4 after a readiness wait must not block
   impl_->acceptor.set_option(tcp::acceptor::reuse_address(true));
   impl_->acceptor.bind(where);
   impl_->acceptor.listen();
@@ -416,6 +456,7 @@ std::string FaultProxy::url() const { return "https://127.0.0.1:" + std::to_stri
 void FaultProxy::set_plan(FaultPlan plan) {
   std::lock_guard lock(impl_->mutex);
   impl_->plan = plan;
+  impl_->next_index = 0;
 }
 
 void FaultProxy::set_link_down(bool down) {

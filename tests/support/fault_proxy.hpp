@@ -6,8 +6,9 @@
 // end to end between the laptop and HQ (HQ's certificate names 127.0.0.1: enroll with url()).
 //
 // What it promises:
-//   - Reproducible faults: each accepted connection N draws its fault from (plan.seed, N) alone,
-//     never from timing, so a seed replays the same faults on the same sequence of connections.
+//   - Reproducible faults: the Nth connection accepted under a plan (counted from the proxy's
+//     start or the last set_plan) draws its fault from (plan.seed, N) alone, never from timing, so
+//     a seed replays the same faults on the same sequence of connections.
 //     A connection gets at most one fault: cut, stall or truncation with their probabilities
 //     (taken in that order; their sum is capped at 1), in one direction (up or down, half the
 //     time each), at an offset in [0, max_fault_offset) of the bytes of that direction. A fault
@@ -20,6 +21,8 @@
 //                 (FIN) and its later bytes dropped; the other direction carries on.
 //   - Latency: each chunk is held delay_each_way after it arrives, then forwarded, in order. Reading
 //     goes on meanwhile, so delays do not add up: a 350 ms delay makes a ~700 ms round trip.
+//   - Its sockets are close-on-exec: a child process the test forks cannot hold a proxied
+//     connection open after the proxy closed it.
 //   - Everything runs on the proxy's own thread (its own io_context); the methods below may be
 //     called from any thread. The destructor closes every connection and joins that thread.
 #pragma once
@@ -61,8 +64,9 @@ class FaultProxy {
 
   std::uint16_t port() const;
   std::string url() const;                     // "https://127.0.0.1:PORT"
-  void set_plan(FaultPlan plan);               // applies to connections accepted afterwards
+  void set_plan(FaultPlan plan);               // applies to connections accepted afterwards (numbered from 0 again)
   void set_link_down(bool down);               // down: open connections are cut, new ones are accepted and closed at once
+                                               // (reset; counted in `refused`, not in `cuts`); returns once they are
   void set_upstream_port(std::uint16_t port);  // HQ restarted elsewhere; for connections accepted afterwards
   FaultStats stats() const;
 

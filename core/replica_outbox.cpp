@@ -1,0 +1,83 @@
+// The outbox: a replica's unsent local changes, read a page at a time, and cleared once HQ has
+// stored them.
+#include "core/replica.hpp"
+
+#include <algorithm>
+
+#include "core/error.hpp"
+#include "core/store.hpp"
+
+namespace fieldsync {
+
+RecordChange Replica::change_of(const Record& record, const std::optional<std::vector<std::string>>& fields) const {
+  RecordChange change{record.id,     record.type, record.office, record.schema_version,
+                      FieldVersion{record.created, record.creator}, record.created_by, {}};
+  if (!fields) {
+    change.fields = record.state;
+  } else {
+    for (const auto& field : *fields) {
+      if (auto it = record.state.find(field); it != record.state.end()) change.fields.insert(*it);
+    }
+  }
+  return change;
+}
+
+OutboxPage Replica::outbox_page(std::size_t max_records, std::size_t max_bytes, const OutboxMark* after,
+                                const std::function<void(RecordChange&&)>& sink) {
+  OutboxPage page;
+  // The size of a record's JSON is about that of its stored fields and states: enough to bound a
+  // page without encoding it twice.
+  Query q = store_->query(
+      "SELECT o.record_id, o.fields, o.last_hlc, length(r.fields) + length(r.states) FROM outbox o "
+      "JOIN records r ON r.id = o.record_id WHERE (o.last_hlc, o.record_id) > (?2, ?3) "
+      "ORDER BY o.last_hlc, o.record_id LIMIT ?1");
+  q.bind(1, static_cast<std::int64_t>(max_records + 1));
+  q.bind(2, after ? static_cast<std::int64_t>(after->last_hlc) : std::int64_t{-1}).bind(3, after ? after->record_id : std::string());
+  std::vector<std::tuple<std::string, std::optional<std::vector<std::string>>, Hlc, std::size_t>> rows;
+  std::size_t bytes = 0;
+  while (q.step()) {
+    const auto size = static_cast<std::size_t>(q.integer(3));
+    if (rows.size() == max_records || (max_bytes != 0 && !rows.empty() && bytes + size > max_bytes)) {
+      page.more = true;
+      break;
+    }
+    bytes += size;
+    std::optional<std::vector<std::string>> fields;
+    if (!q.is_null(1)) fields = nlohmann::json::parse(q.text(1)).get<std::vector<std::string>>();
+    rows.emplace_back(q.text(0), std::move(fields), static_cast<Hlc>(q.integer(2)), size);
+  }
+  for (auto& [id, fields, last_hlc, size] : rows) {
+    auto record = find(id);
+    if (!record) throw Error(Errc::internal, "the outbox names a record that is not in the store", "record " + id);
+    if (sink) {
+      sink(change_of(*record, fields));
+    } else {
+      page.changes.push_back(change_of(*record, fields));
+    }
+    page.marks.push_back(OutboxMark{id, last_hlc, size});
+  }
+  return page;
+}
+
+void Replica::acknowledge(const std::vector<OutboxMark>& marks) {
+  Store::Transaction transaction(*store_);
+  clear_outbox(marks);
+  transaction.commit();
+}
+
+void Replica::clear_outbox(const std::vector<OutboxMark>& marks) {
+  if (marks.empty()) return;
+  Hlc sent = std::stoull(store_->meta("sent_clock").value_or("0"));
+  for (const auto& mark : marks) {
+    sent = std::max(sent, mark.last_hlc);
+    // A record written again while the page was on its way stays queued (with all its fields).
+    store_->query("DELETE FROM outbox WHERE record_id = ?1 AND last_hlc <= ?2")
+        .bind(1, mark.record_id)
+        .bind(2, static_cast<std::int64_t>(mark.last_hlc))
+        .run();
+  }
+  // The newest version HQ has from us: a clock restarted after a skew must stay past it.
+  store_->set_meta("sent_clock", std::to_string(sent));
+}
+
+}  // namespace fieldsync

@@ -41,6 +41,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_temp_dir.hpp"
+
 extern char** environ;
 
 namespace {
@@ -96,31 +98,8 @@ double seconds_since(Clock::time_point start) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Temp folder: removed on every exit path unless --keep.
-
-class TempDir {
- public:
-  explicit TempDir(bool keep) : keep_(keep) {
-    std::string pattern = (fs::temp_directory_path() / "bench_local_writes.XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("cannot create a temp folder");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (keep_) {
-      std::cerr << "kept " << path_.string() << "\n";
-    } else {
-      fs::remove_all(path_, ec);
-    }
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-  bool keep_;
-};
+// Temp folder: bench_temp_dir.hpp.
+using fieldsync::bench::TempDir;
 
 // ---------------------------------------------------------------------------------------------
 // The records: the same content as raw_insert.c's doc, plus "language": "ar".
@@ -358,7 +337,7 @@ double round_to_tenth(double value) { return std::round(value * 10) / 10; }
 void print_figure(const nlohmann::json& figure) { std::cout << figure.dump() << std::endl; }
 
 int run(const Options& options) {
-  TempDir temp(options.keep);
+  TempDir temp("bench_local_writes", options.keep);
   const fs::path jsonl = temp.path() / "activities.jsonl";
   const fs::path home = temp.path() / "home";
   const std::uint64_t base_millis = unix_millis_now();

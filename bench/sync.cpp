@@ -62,6 +62,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_temp_dir.hpp"
 #include "bench_child.hpp"
 #ifdef FIELDSYNC_BENCH_FAULT_PROXY
 #include "fault_proxy.hpp"
@@ -132,31 +133,8 @@ double round_to(double value, int decimals) {
 double megabytes(long kb) { return round_to(static_cast<double>(kb) / 1024.0, 1); }
 
 // ---------------------------------------------------------------------------------------------
-// Temp folder: removed on every exit path unless --keep.
-
-class TempDir {
- public:
-  explicit TempDir(bool keep) : keep_(keep) {
-    std::string pattern = (fs::temp_directory_path() / "bench_sync.XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("cannot create a temp folder");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (keep_) {
-      std::cerr << "kept " << path_.string() << "\n";
-    } else {
-      fs::remove_all(path_, ec);
-    }
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-  bool keep_;
-};
+// Temp folder: bench_temp_dir.hpp.
+using fieldsync::bench::TempDir;
 
 // ---------------------------------------------------------------------------------------------
 // Correctness checks: each failure is printed at once and counted; the exit status reports them.
@@ -604,7 +582,7 @@ struct HqSample {
 int run(const Options& options) {
   const auto run_started = Clock::now();
   Checks checks;
-  TempDir temp(options.keep);
+  TempDir temp("bench_sync", options.keep);
   const long n = options.records;
   const fs::path records = temp.path() / "records.jsonl";
   const fs::path a = temp.path() / "laptop-a";

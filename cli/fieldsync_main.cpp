@@ -1,11 +1,15 @@
 // fieldsync: the field officer's command. Parses the command line, runs one subcommand, and is
 // the one place where errors become messages and exit codes.
+#include <malloc.h>
+
 #include <iostream>
 
 #include "cli/commands.hpp"
+#include "core/tuning.hpp"
 
 int main(int argc, char** argv) {
   using namespace fieldsync::cli;
+  mallopt(M_ARENA_MAX, fieldsync::tuning::kLaptopMallocArenas);  // see tuning.hpp
   CommandState state;
   CLI::App app{"fieldsync — offline-first activity records for a field office"};
   app.require_subcommand(1);

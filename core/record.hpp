@@ -48,6 +48,15 @@ struct RecordChange {
   std::map<std::string, FieldState> fields;
 };
 
+// A change read for sending. For a record sent whole whose every field is still as created — what
+// a first push or pull carries — `change` comes without fields and `created_values` holds their
+// values as the store keeps them (canonical JSON), for an encoder to copy rather than parse and
+// print again. Otherwise `change` has the fields sent and `created_values` is empty.
+struct OutgoingChange {
+  RecordChange change;
+  std::string created_values;
+};
+
 // A field of a record where concurrent writes wait for a person (policy `review`), or a deleted
 // record that a concurrent edit revived (field kDeletedField).
 struct Conflict {

@@ -69,7 +69,16 @@ Replica::Replica(const std::filesystem::path& home, const PluginHost& types)
 
 Replica::~Replica() = default;
 
-void Replica::persist_clock() { store_->set_meta("clock", std::to_string(clock_.last())); }
+void Replica::persist_clock() {
+  // Another process (watch beside an add) may have stored a later clock since this one read it:
+  // the stored clock only moves forward, or a replica opened next could stamp a write older than
+  // one already made.
+  store_->query(
+            "INSERT INTO meta(key, value) VALUES('clock', ?1) ON CONFLICT(key) DO UPDATE SET "
+            "value = CAST(max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER)) AS TEXT)")
+      .bind(1, std::to_string(clock_.last()))
+      .run();
+}
 
 // One transaction each: the log is small, and a failure must be recorded even when the store has
 // just refused something else.

@@ -59,6 +59,8 @@ struct OutboxMark {
   Hlc last_hlc = 0;  // the newest local write of the record when the page was read
   std::size_t bytes = 0;  // about how much of its JSON the record is (see outbox_page)
 };
+using OutgoingSink = std::function<void(OutgoingChange&&)>;
+
 struct OutboxPage {
   std::vector<RecordChange> changes;
   std::vector<OutboxMark> marks;
@@ -128,10 +130,10 @@ class Replica {
   // no more than about that much of their JSON (at least one record).
   // With `after`, the page starts after that record of an earlier page (the next page, read while
   // the one before is still on its way to HQ).
-  // With `sink`, each change is handed to it as it is read and the page holds none: a sync
-  // encodes a page of thousands of records without holding them all as objects.
+  // With `sink`, each change is handed to it as it is read (see OutgoingChange) and the page
+  // holds none: a sync encodes a page of thousands of records without holding them as objects.
   OutboxPage outbox_page(std::size_t max_records, std::size_t max_bytes = 0, const OutboxMark* after = nullptr,
-                         const std::function<void(RecordChange&&)>& sink = {});
+                         const OutgoingSink& sink = {});
   // HQ stored these: clears them from the outbox, except records written again since.
   void acknowledge(const std::vector<OutboxMark>& marks);
 
@@ -174,9 +176,10 @@ class Replica {
 
   // HQ: the records of `office` and of HQ changed after `cursor`, at most `max_records` and, with
   // `max_bytes`, about that much of their JSON (at least one record). With `for_replica`, what
-  // that replica pushed and HQ holds exactly as it sent it is left out (it has it).
+  // that replica pushed and HQ holds exactly as it sent it is left out (it has it). With `sink`,
+  // the changes go to it as they are read, as outbox_page's do, and the page holds none.
   FeedPage feed_page(const std::string& office, std::int64_t cursor, std::size_t max_records,
-                     const std::string& for_replica = "", std::size_t max_bytes = 0);
+                     const std::string& for_replica = "", std::size_t max_bytes = 0, const OutgoingSink& sink = {});
 
   // Open conflicts, oldest record first.
   std::vector<Conflict> conflicts();
@@ -230,6 +233,9 @@ class Replica {
   void clear_outbox(const std::vector<OutboxMark>& marks);
   void refresh_conflicts(const Record& record);
   RecordChange change_of(const Record& record, const std::optional<std::vector<std::string>>& fields) const;
+  // The record `id`'s change to send (`fields`, or nullopt for all of them); nothing when there is
+  // no such record.
+  std::optional<OutgoingChange> outgoing_change(const std::string& id, const std::optional<std::vector<std::string>>& fields);
   void persist_clock();
   Record require_writable(const std::string& id_or_prefix);
   Record write_fields(Record record, const std::map<std::string, nlohmann::json>& values);

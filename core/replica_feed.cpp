@@ -12,7 +12,7 @@
 namespace fieldsync {
 
 FeedPage Replica::feed_page(const std::string& office, std::int64_t cursor, std::size_t max_records,
-                            const std::string& for_replica, std::size_t max_bytes) {
+                            const std::string& for_replica, std::size_t max_bytes, const OutgoingSink& sink) {
   FeedPage page;
   page.next_cursor = cursor;
   // Walk the changed fields in change order until the page holds max_records records (or
@@ -71,13 +71,14 @@ FeedPage Replica::feed_page(const std::string& office, std::int64_t cursor, std:
       if (field == store_schema::kWholeRecord) whole = true;
       fields.push_back(std::move(field));
     }
+    const std::optional<std::vector<std::string>> sent = whole ? std::nullopt : std::optional(std::move(fields));
+    if (sink) {
+      if (auto change = outgoing_change(id, sent)) sink(std::move(*change));
+      continue;
+    }
     auto record = find(id);
     if (!record) continue;
-    if (whole) {
-      page.changes.push_back(change_of(*record, std::nullopt));
-    } else {
-      page.changes.push_back(change_of(*record, fields));
-    }
+    page.changes.push_back(change_of(*record, sent));
   }
   return page;
 }

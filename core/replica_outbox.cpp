@@ -22,8 +22,30 @@ RecordChange Replica::change_of(const Record& record, const std::optional<std::v
   return change;
 }
 
+std::optional<OutgoingChange> Replica::outgoing_change(const std::string& id,
+                                                      const std::optional<std::vector<std::string>>& fields) {
+  if (!fields) {
+    // No state after creation (`states` is '{}' and no tombstone): every field is as created.
+    Query q = store_->query(
+        "SELECT states = '{}' AND deleted = 0, fields, type, office, schema_version, created_hlc, creator, created_by "
+        "FROM records WHERE id = ?1");
+    q.bind(1, id);
+    if (!q.step()) return std::nullopt;
+    if (q.integer(0) != 0) {
+      OutgoingChange out;
+      out.change = RecordChange{id,         q.text(2),  q.text(3), static_cast<int>(q.integer(4)),
+                                FieldVersion{static_cast<Hlc>(q.integer(5)), q.text(6)}, q.text(7), {}};
+      out.created_values = q.text(1);
+      return out;
+    }
+  }
+  auto record = find(id);
+  if (!record) return std::nullopt;
+  return OutgoingChange{change_of(*record, fields), {}};
+}
+
 OutboxPage Replica::outbox_page(std::size_t max_records, std::size_t max_bytes, const OutboxMark* after,
-                                const std::function<void(RecordChange&&)>& sink) {
+                                const OutgoingSink& sink) {
   OutboxPage page;
   // The size of a record's JSON is about that of its stored fields and states: enough to bound a
   // page without encoding it twice.
@@ -47,10 +69,11 @@ OutboxPage Replica::outbox_page(std::size_t max_records, std::size_t max_bytes, 
     rows.emplace_back(q.text(0), std::move(fields), static_cast<Hlc>(q.integer(2)), size);
   }
   for (auto& [id, fields, last_hlc, size] : rows) {
-    auto record = find(id);
-    if (!record) throw Error(Errc::internal, "the outbox names a record that is not in the store", "record " + id);
+    auto change = sink ? outgoing_change(id, fields) : std::nullopt;
+    auto record = sink ? std::nullopt : find(id);
+    if (!change && !record) throw Error(Errc::internal, "the outbox names a record that is not in the store", "record " + id);
     if (sink) {
-      sink(change_of(*record, fields));
+      sink(std::move(*change));
     } else {
       page.changes.push_back(change_of(*record, fields));
     }

@@ -72,6 +72,10 @@ inline constexpr std::size_t kHttpLingerBytes = 1024 * 1024;
 
 // malloc arenas of `fieldsync-hq serve` (glibc's default is 8 per core): see its main.
 inline constexpr int kHqMallocArenas = 2;
+// … and of `fieldsync` on a laptop: a sync's requests go out on a thread of their own (see
+// SyncClient::converse), whose arena would keep a page's worth of freed memory besides the main
+// thread's (measured over a 100,000-record push: 64 MB peak with the default, see the closing note).
+inline constexpr int kLaptopMallocArenas = 1;
 
 // Threads doing network I/O and TLS, and threads running request handlers (which may block on
 // SQLite), kept apart so a slow handler never delays handshakes, timeouts or other clients.
@@ -121,11 +125,16 @@ inline constexpr std::size_t kHttpRateLimiterKeys = 16384;
 inline constexpr int kZstdLevel = 3;
 
 // Bodies of at least kZstdBulkBytes (sync pages of many records) get a higher level: on a
-// satellite link bytes, not CPU, decide how long a first sync takes. Measured on pages of 2,500
-// activities: level 3 ~125 B a record, 7 ~114 B, at about 60 MB/s — still well ahead of any field
-// link, and it runs while the next page is prepared.
+// satellite link bytes, not CPU, decide how long a first sync takes. Measured on pages of ~4,400
+// variants.py activities (3.5 MB of JSON): level 7 ~122 B a record at ~100 MB/s; level 10 ~117 B
+// at ~50 MB/s but 32 MB of compressor state; level 10 with a 2 MB window and 2^19-entry hash and
+// chain tables ~118 B at ~60 MB/s in 10 MB. A push page is compressed while the one before it is
+// in flight (SyncClient::converse), so the laptop's compressing is off the push's critical path.
 inline constexpr std::size_t kZstdBulkBytes = 64 * 1024;
-inline constexpr int kZstdBulkLevel = 7;
+inline constexpr int kZstdBulkLevel = 10;
+inline constexpr int kZstdBulkWindowLog = 21;
+inline constexpr int kZstdBulkHashLog = 19;
+inline constexpr int kZstdBulkChainLog = 19;
 
 // Largest zstd window (log2 bytes) a decompressor accepts: 8 MiB covers levels up to 19, and a
 // frame asking for more (up to 2 GB) is refused instead of allocated.

@@ -163,15 +163,21 @@ HttpResponse HqService::sync(const HttpRequest& request) {
     const std::size_t pull_bytes = sync_request.max_pull_bytes == 0
                                        ? tuning::kSyncPageBytesMax
                                        : std::min(sync_request.max_pull_bytes, tuning::kSyncPageBytesMax);
-    FeedPage page = replica_->feed_page(*office, sync_request.cursor, pull, sync_request.replica, pull_bytes);
-    response.changes = std::move(page.changes);
+    // Each change is encoded as it is read: the answer is held as its JSON text alone.
+    std::string changes = "[";
+    FeedPage page = replica_->feed_page(*office, sync_request.cursor, pull, sync_request.replica, pull_bytes,
+                                        [&changes](OutgoingChange&& change) {
+                                          if (changes.size() > 1) changes += ',';
+                                          changes += protocol::change_text(change);
+                                        });
+    changes += ']';
     response.cursor = page.next_cursor;
     response.more = page.more;
+    response.hq_time = Clock::system_millis();
+    return HttpResponse{200, "application/json", protocol::encode(response, changes), {}};
   } catch (const Error& e) {
     return error_response(e);
   }
-  response.hq_time = Clock::system_millis();
-  return HttpResponse{200, "application/json", protocol::encode(response), {}};
 }
 
 }  // namespace fieldsync

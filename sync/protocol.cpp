@@ -144,6 +144,20 @@ nlohmann::json change_to_json(const RecordChange& change) {
   return out;
 }
 
+std::string change_text(const OutgoingChange& outgoing) {
+  if (outgoing.created_values.empty()) return change_to_json(outgoing.change).dump();
+  // change_to_json's object with no "values" yet: its keys sort before "values", so the values
+  // go last, just before the closing brace, as dump() would put them.
+  std::string text = change_to_json(outgoing.change).dump();
+  if (outgoing.created_values == "{}") return text;  // no field at all: no "values" either
+  text.pop_back();
+  text.reserve(text.size() + outgoing.created_values.size() + 12);
+  text += ",\"values\":";
+  text += outgoing.created_values;
+  text += '}';
+  return text;
+}
+
 RecordChange change_from_json(const nlohmann::json& json) {
   RecordChange change;
   change.id = json.at("id").get<std::string>();
@@ -176,21 +190,45 @@ RecordChange change_from_json(const nlohmann::json& json) {
 
 std::string encode_changes(const std::vector<RecordChange>& changes) { return changes_to(changes).dump(); }
 
-std::string encode(const SyncRequest& request, std::string_view changes_json) {
+std::string request_head(const SyncRequest& request) {
   nlohmann::json head = {{"protocol", request.protocol}, {"replica", request.replica}, {"cursor", request.cursor}};
   if (request.max_pull != 0) head["max_pull"] = request.max_pull;
   if (request.max_pull_bytes != 0) head["max_pull_bytes"] = request.max_pull_bytes;
-  // {…head…, "changes": […]}: the head's text without its closing brace, then the array.
-  std::string body = head.dump();
+  // {…head…, "changes": …}: the head's text without its closing brace.
+  std::string text = head.dump();
+  text.pop_back();
+  text += ",\"changes\":";
+  return text;
+}
+
+std::string changes_tail(std::string_view changes_json) {
+  std::string tail;
+  tail.reserve(changes_json.size() + 1);
+  tail += changes_json;
+  tail += '}';
+  return tail;
+}
+
+std::string encode(const SyncRequest& request, std::string_view changes_json) {
+  return request_head(request) + changes_tail(changes_json);
+}
+
+std::string encode(const SyncRequest& request) { return encode(request, encode_changes(request.changes)); }
+
+std::string encode(const SyncResponse& response, std::string_view changes_json) {
+  // The head as dump() writes it, then "changes" as its text (JSON keys have no order).
+  std::string body = nlohmann::json{{"cursor", response.cursor}, {"hq_time", response.hq_time}}.dump();
   body.pop_back();
-  body.reserve(body.size() + changes_json.size() + 16);
+  body.reserve(body.size() + changes_json.size() + 64);
+  body += ",\"more\":";
+  body += response.more ? "true" : "false";
+  body += ",\"protocol\":" + std::to_string(response.protocol);
+  body += ",\"stored\":" + std::to_string(response.stored);
   body += ",\"changes\":";
   body += changes_json;
   body += '}';
   return body;
 }
-
-std::string encode(const SyncRequest& request) { return encode(request, encode_changes(request.changes)); }
 
 std::string encode(const SyncResponse& response) {
   return nlohmann::json{{"protocol", response.protocol},

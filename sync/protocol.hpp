@@ -39,15 +39,23 @@ struct SyncResponse {
 };
 
 nlohmann::json change_to_json(const RecordChange& change);
+// change_to_json(…).dump() of a change read for sending, the same bytes; a record all as created
+// is written around its stored values' text, which is neither parsed nor printed again.
+std::string change_text(const OutgoingChange& change);
 RecordChange change_from_json(const nlohmann::json& json);
 
 std::string encode(const SyncRequest& request);
-// The same in two steps, so a client can encode the next page's changes while the previous
-// request is in flight and add the cursor once its answer is in: `changes_json` is
-// encode_changes' JSON array, and request.changes is ignored.
+// The same in two parts, so a client can encode (and compress) the next page's changes while the
+// previous request is in flight, and add the head (the cursor) once its answer is in:
+//   request_head(request) + changes_tail(encode_changes(changes)) == encode(request)
+// request.changes is ignored by request_head.
 std::string encode_changes(const std::vector<RecordChange>& changes);
+std::string request_head(const SyncRequest& request);        // {"protocol":…,"cursor":…,"changes":
+std::string changes_tail(std::string_view changes_json);     // […]}
 std::string encode(const SyncRequest& request, std::string_view changes_json);
 std::string encode(const SyncResponse& response);
+// The same with the changes given as their JSON array (response.changes is ignored).
+std::string encode(const SyncResponse& response, std::string_view changes_json);
 SyncRequest decode_sync_request(std::string_view body);
 SyncResponse decode_sync_response(std::string_view body);
 

@@ -4,6 +4,7 @@
 
 #include "core/tuning.hpp"
 #include "sync/protocol.hpp"
+#include "sync/transport/compression.hpp"
 
 namespace fieldsync::sync_internal {
 
@@ -13,15 +14,22 @@ PushSide::PushSide(Replica& replica, const SyncOptions& options)
       page_bytes_(options.push_page_bytes != 0 ? options.push_page_bytes : tuning::kSyncPageBytesStart),
       max_page_bytes_(options.push_page_bytes != 0 ? options.push_page_bytes : tuning::kSyncPageBytesMax) {}
 
-PushPage PushSide::read(const OutboxMark* after) {
-  // Each change is encoded as it is read: the page is held as its JSON text alone.
+PushPage PushPage::none() {
   PushPage page;
-  page.changes_json = "[";
-  OutboxPage outbox = replica_.outbox_page(max_records_, page_bytes_, after, [&page](RecordChange&& change) {
-    if (page.changes_json.size() > 1) page.changes_json += ',';
-    page.changes_json += protocol::change_to_json(change).dump();
+  page.changes_zstd = zstd_compress(protocol::changes_tail("[]"));
+  return page;
+}
+
+PushPage PushSide::read(const OutboxMark* after) {
+  // Each change is encoded as it is read: the page is held as its JSON text, then compressed.
+  std::string changes = "[";
+  OutboxPage outbox = replica_.outbox_page(max_records_, page_bytes_, after, [&changes](OutgoingChange&& change) {
+    if (changes.size() > 1) changes += ',';
+    changes += protocol::change_text(change);
   });
-  page.changes_json += ']';
+  changes += ']';
+  PushPage page;
+  page.changes_zstd = zstd_compress(protocol::changes_tail(changes));
   page.marks = std::move(outbox.marks);
   page.more = outbox.more;
   return page;

@@ -12,6 +12,7 @@
 #include "core/error.hpp"
 #include "core/json_input.hpp"
 #include "core/tuning.hpp"
+#include "sync/transport/compression.hpp"
 #include "sync/transport/https_client.hpp"
 #include "sync/internal/pull_side.hpp"
 #include "sync/internal/push_side.hpp"
@@ -117,12 +118,12 @@ struct Exchange {
   std::exception_ptr error;                      // no usable answer (network, undecodable)
 };
 
-Exchange exchange(HttpsClient& http, const Clock& clock, const std::string& body) {
+Exchange exchange(HttpsClient& http, const Clock& clock, const std::string& zstd_body) {
   Exchange out;
   try {
     const auto started = std::chrono::steady_clock::now();
     out.sent_at = clock.wall_millis();
-    out.result = http.post_json("/v1/sync", body);
+    out.result = http.post_zstd_json("/v1/sync", zstd_body);
     out.received_at = clock.wall_millis();
     out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (out.result.status == 200) out.answer = protocol::decode_sync_response(out.result.body);
@@ -157,31 +158,48 @@ SyncSummary SyncClient::converse(HttpsClient& http) {
   const std::size_t outbox_at_start = static_cast<std::size_t>(replica_.status().pending_records);
   bool restamped = false;
 
-  std::optional<PushPage> page = push.read(nullptr);
-  for (std::size_t request = 0; request < tuning::kSyncMaxRequests; ++request) {
+  // The conversation is a pipeline of three stages, each page in one of them at a time: HQ stores
+  // page N+1 while this laptop applies HQ's answer to page N and then reads and compresses page
+  // N+2. So request N+1 leaves as soon as answer N is in, before answer N is applied: its pull
+  // cursor is answer N's, which is where the applied page leaves this replica's cursor. If applying
+  // fails, the sync stops with request N+1 answered but not applied; what it pushed is sent again
+  // by the next sync (a page sent again changes nothing) and what it pulled is pulled again.
+  auto request_body = [&](const PushPage& page, std::int64_t pull_cursor) {
     protocol::SyncRequest head;
     head.replica = replica_.replica_id();
-    head.cursor = cursor.pull;
+    head.cursor = pull_cursor;
     head.max_pull = pull.max_records();
     head.max_pull_bytes = pull.max_bytes();
-    const std::string body = protocol::encode(head, page->changes_json);
+    // Two zstd frames, one stream: the head compressed now, the page when it was read.
+    return zstd_compress(protocol::request_head(head)) + page.changes_zstd;
+  };
+  // A request on the wire. `exchange` is declared last so it is destroyed first: a future of
+  // std::async waits for its thread, which reads `body` and uses `http`, when it is destroyed —
+  // so an error raised while a request is in flight leaves by a clean wait, whatever throws.
+  struct InFlight {
+    PushPage page;
+    std::string body;
+    std::future<Exchange> exchange;
+  };
+  auto send = [&](PushPage page, std::int64_t pull_cursor) {
+    auto sent = std::make_unique<InFlight>();
+    sent->page = std::move(page);
+    sent->body = request_body(sent->page, pull_cursor);
+    sent->exchange = std::async(std::launch::async, [&http, &clock = replica_.clock(), body = &sent->body] {
+      return exchange(http, clock, *body);
+    });
+    return sent;
+  };
+  // The page after the one in flight, read while it is: nothing while the outbox is done.
+  auto read_after = [&](const PushPage& in_flight) -> std::optional<PushPage> {
+    if (!in_flight.more) return std::nullopt;
+    return push.read(&in_flight.marks.back());
+  };
 
-    // The request goes out on a thread of its own while this one reads and encodes the next page
-    // (after the last record of this one: this page is not acknowledged yet).
-    std::future<Exchange> in_flight =
-        std::async(std::launch::async, [&http, &clock = replica_.clock(), &body] { return exchange(http, clock, body); });
-    std::optional<PushPage> next;
-    std::exception_ptr next_error;
-    if (page->more) {
-      cursor.push_after = page->marks.back();
-      try {
-        next = push.read(&*cursor.push_after);
-      } catch (...) {
-        next_error = std::current_exception();  // raised after the exchange, which must finish first
-      }
-    }
-    Exchange done = in_flight.get();
-    if (next_error) std::rethrow_exception(next_error);
+  std::unique_ptr<InFlight> current = send(push.read(nullptr), cursor.pull);
+  std::optional<PushPage> next = read_after(current->page);
+  for (std::size_t request = 0; request < tuning::kSyncMaxRequests; ++request) {
+    Exchange done = current->exchange.get();
     ++summary.requests;
     summary.bytes_sent += done.result.bytes_sent;
     summary.bytes_received += done.result.bytes_received;
@@ -191,7 +209,9 @@ SyncSummary SyncClient::converse(HttpsClient& http) {
       // A cut or a timeout: the page may or may not be stored at HQ (a page sent again changes
       // nothing). Send it again, smaller, from the oldest unacknowledged change.
       if (is_network_error(done.error) && push.failed()) {
-        page = push.read(nullptr);
+        next.reset();
+        current = send(push.read(nullptr), cursor.pull);
+        next = read_after(current->page);
         continue;
       }
       std::rethrow_exception(done.error);
@@ -216,7 +236,9 @@ SyncSummary SyncClient::converse(HttpsClient& http) {
       summary.clock_offset_millis = offset_from(hq_time);
       summary.restamped = replica_.restamp_unsent(make_hlc(static_cast<std::uint64_t>(hq_time), 0), summary.clock_offset_millis);
       restamped = true;
-      page = push.read(nullptr);  // the versions changed: every page is read again
+      next.reset();  // the versions changed: every page is read again
+      current = send(push.read(nullptr), cursor.pull);
+      next = read_after(current->page);
       continue;
     }
     if (done.result.status != 200) {
@@ -228,8 +250,15 @@ SyncSummary SyncClient::converse(HttpsClient& http) {
     summary.clock_offset_millis = offset_from(answer.hq_time);
     replica_.set_clock_offset(summary.clock_offset_millis);
     push.went_through(done.seconds);
-    const ApplySummary applied = pull.take(answer, page->marks, cursor);
-    summary.records_sent += page->marks.size();
+    const bool finished = !current->page.more && !answer.more;
+    const bool stopping = !finished && options_.should_stop && options_.should_stop();
+
+    // The next request leaves now (see above), then this answer is applied while HQ works on it.
+    std::unique_ptr<InFlight> answered = std::move(current);
+    if (!finished && !stopping) current = send(next ? std::move(*next) : PushPage::none(), answer.cursor);
+    next.reset();
+    const ApplySummary applied = pull.take(answer, answered->page.marks, cursor);
+    summary.records_sent += answered->page.marks.size();
     summary.records_received += applied.records_added + applied.records_changed;
     summary.conflicts_opened += applied.conflicts_opened;
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -244,13 +273,12 @@ SyncSummary SyncClient::converse(HttpsClient& http) {
       progress.pull_more = answer.more;
       options_.on_progress(progress);
     }
-    if (!page->more && !answer.more) {
+    if (finished || stopping) {
       summary.seconds = elapsed;
+      summary.stopped = stopping;
       return summary;
     }
-    // The next request: the page read meanwhile, or, when everything is sent, a pull alone.
-    page = next ? std::move(next) : PushPage{};
-    cursor.push_after.reset();
+    next = read_after(current->page);
   }
   throw Error(Errc::internal, "the sync did not finish within " + std::to_string(tuning::kSyncMaxRequests) + " requests");
 }

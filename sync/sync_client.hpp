@@ -37,6 +37,7 @@ struct SyncSummary {
   std::size_t new_connections = 0;   // TCP+TLS connections opened (0: all on a kept connection)
   std::int64_t clock_offset_millis = 0;
   double seconds = 0;
+  bool stopped = false;  // SyncOptions::should_stop said so between pages: the rest waits
 };
 
 // How far a running sync has got, for a progress line.
@@ -57,6 +58,10 @@ struct SyncOptions {
   std::size_t pull_page_records = 0;
   // Called after every page.
   std::function<void(const SyncProgress&)> on_progress;
+  // Asked before each further request: true ends the sync after the page in hand is applied, so
+  // a long first sync stops within one page when watch is told to stop (everything applied is
+  // kept; the next sync resumes there).
+  std::function<bool()> should_stop;
 
   // The defaults, with `FIELDSYNC_SYNC_PAGE_RECORDS` (push and pull) honoured when set: tests make
   // pages small so every sync crosses page boundaries.

@@ -1,5 +1,6 @@
 #include "sync/watch.hpp"
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -309,7 +310,9 @@ class Watch::Loop {
         // one more look at the outbox, not a request.
         result.stamp = stamp_of(home_);
         if (!only_if_pending || replica.status().pending_changes > 0) {
-          SyncClient client(replica, enrollment, options_.sync);
+          SyncOptions sync_options = options_.sync;
+          sync_options.should_stop = [this] { return stop_asked_.load(); };
+          SyncClient client(replica, enrollment, std::move(sync_options));
           try {
             result.summary = client.run(*connection);
             result.ok = true;
@@ -411,6 +414,7 @@ class Watch::Loop {
     const bool again = stop_requested_;
     if (!again) stop_detail_ = std::string("signal ") + name;
     stop_requested_ = true;
+    stop_asked_ = true;  // a sync in flight ends after its current page
     if (job_ == Job::sync && again) {
       // Asked twice: stop now, as a cut link would stop this sync (each page is committed on its
       // own, so nothing is lost; the next sync resumes). Dying by the signal says so to the caller.
@@ -500,6 +504,8 @@ class Watch::Loop {
   std::size_t refusals_ = 0;   // syncs in a row that HQ refused (or the store failed)
   std::size_t successes_ = 0;
   bool stop_requested_ = false, stopped_ = false;
+  // stop_requested_ as the sync thread reads it (SyncOptions::should_stop).
+  std::atomic<bool> stop_asked_{false};
   std::string stop_detail_;
 };
 

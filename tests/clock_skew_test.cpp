@@ -64,6 +64,23 @@ class ClockSkew : public ::testing::Test {
   std::vector<std::unique_ptr<Replica>> laptops_;
 };
 
+// Two processes on one replica (watch syncing while an officer adds a record): one that learnt
+// from HQ its clock runs days ahead writes just after another that has not learnt it yet. The
+// stored clock must stay at the later of the two, or the next process to open the replica stamps
+// a write older than one already made, and loses to it in every merge.
+TEST_F(ClockSkew, TheStoredClockNeverMovesBackWhenTwoProcessesWriteOneReplica) {
+  auto record = [](const std::string& title) {
+    return nlohmann::json{{"title", title}, {"priority_area", 6}, {"goal", "2.6.1"}, {"kind", "other"}, {"status", "planned"}};
+  };
+  Replica& unaware = laptop("shared");
+  Replica corrected(unaware.home(), host_);
+  corrected.set_clock_offset(-kThreeDays);  // stored for the processes that open the replica later
+  const Record first = unaware.add("activity", record("Atelier de Zinder"));
+  corrected.add("activity", record("Visite à Maradi"));  // three days back: it has not seen `first`
+  const Record next = Replica(unaware.home(), host_).add("activity", record("Formation à Tahoua"));
+  EXPECT_GT(next.created, first.created) << "the clock went back: a new write is dated before an older one";
+}
+
 TEST_F(ClockSkew, ALaptopDaysAheadDoesNotWinAConflictItLostInRealTime) {
   Replica& ahead = laptop("ahead");
   Replica& right = laptop("right");

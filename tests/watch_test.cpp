@@ -208,6 +208,39 @@ TEST_F(WatchTest, ARecordAddedWhileWatchIsIdleReachesHqWithinSecondsOnTheSameCon
   EXPECT_NE(watch.all_output().find("\"event\":\"stopped\""), std::string::npos) << watch.all_output();
 }
 
+// A first sync over a slow link takes many pages; SIGTERM (a laptop shutting down, a service
+// manager stopping watch) must not wait for all of them: the sync ends after the page in hand,
+// what went through is kept, and the next sync sends the rest, each record once.
+TEST_F(WatchTest, SigtermDuringALongSyncStopsAfterThePageInHandAndTheNextSyncSendsTheRest) {
+  testing::FaultPlan slow;
+  slow.delay_each_way = 100ms;  // each page a 0.2 s round trip at least
+  proxy_->set_plan(slow);
+  const Laptop ner = laptop("ner");
+  const RunResult imported = ner.run({"import", "activity", std::string(FIELDSYNC_SHARED_DATA_DIR) + "/activities.jsonl"});
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  const int records = ner.json({"status"})["pending_records"].get<int>();
+  ASSERT_GT(records, 400);
+  ::setenv("FIELDSYNC_SYNC_PAGE_RECORDS", "10", 1);  // 40-odd pages: 9 s or more
+  WatchProcess watch(ner, kQuick);
+  ::unsetenv("FIELDSYNC_SYNC_PAGE_RECORDS");
+  ASSERT_TRUE(watch.wait_for_event("started", 20s)) << watch.log();
+  std::this_thread::sleep_for(1500ms);  // some pages through, most still waiting
+
+  const auto [code, took] = watch.stop(SIGTERM, 20s);
+  EXPECT_EQ(code, 0) << watch.errors();
+  EXPECT_LT(took, 4s) << "the sync stops after the page in hand, not after every page";
+  const int left = ner.json({"status"})["pending_records"].get<int>();
+  EXPECT_GT(left, 0) << "the sync was stopped before its end";
+  EXPECT_LT(left, records) << "the pages sent before the stop stay sent";
+
+  const Json rest = ner.json({"sync"});
+  EXPECT_EQ(rest["sent"].get<int>(), left) << "the next sync sends what was left, and only that";
+  EXPECT_EQ(ner.json({"status"})["pending_records"], 0);
+  Laptop other = laptop("other", /*through_proxy=*/false);
+  other.json({"sync"});
+  EXPECT_EQ(other.json({"status"})["records"].get<int>(), records) << "HQ holds every record once";
+}
+
 TEST_F(WatchTest, SigtermStopsAtOnceWhileWaitingForTheLinkAndSaysSoInText) {
   proxy_->set_link_down(true);
   const Laptop ner = laptop("ner");

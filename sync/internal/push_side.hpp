@@ -13,8 +13,13 @@ namespace fieldsync::sync_internal {
 
 struct PushPage {
   std::vector<OutboxMark> marks;  // what to acknowledge once HQ has stored the page
-  std::string changes_json = "[]";  // protocol::encode_changes of the page (none: a pull alone)
-  bool more = false;              // further records wait after this page
+  // The page as the request's tail, protocol::changes_tail of its changes, in one zstd frame:
+  // compressed as it is read, while the request before it is in flight, so only the small head
+  // is left to compress once the cursor is known.
+  std::string changes_zstd;
+  bool more = false;  // further records wait after this page
+
+  static PushPage none();  // no changes: a request that only pulls
 };
 
 class PushSide {

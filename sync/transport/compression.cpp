@@ -44,8 +44,13 @@ DecompressedTooLarge::DecompressedTooLarge(std::size_t max_output)
 std::string zstd_compress(std::string_view data) {
   std::unique_ptr<ZSTD_CCtx, CctxFree> cctx(ZSTD_createCCtx());
   if (!cctx) throw Error(Errc::internal, "zstd: out of memory");
-  const int level = data.size() >= tuning::kZstdBulkBytes ? tuning::kZstdBulkLevel : tuning::kZstdLevel;
-  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, level);
+  const bool bulk = data.size() >= tuning::kZstdBulkBytes;
+  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, bulk ? tuning::kZstdBulkLevel : tuning::kZstdLevel);
+  if (bulk) {  // the level's search with smaller tables: see tuning.hpp
+    ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_windowLog, tuning::kZstdBulkWindowLog);
+    ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_hashLog, tuning::kZstdBulkHashLog);
+    ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_chainLog, tuning::kZstdBulkChainLog);
+  }
   // A 4-byte checksum per frame, so a body damaged in transit fails to decompress instead of
   // decompressing into different bytes.
   ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_checksumFlag, 1);

@@ -210,6 +210,10 @@ HttpsResult HttpsClient::post_json(const std::string& path, const std::string& j
   return perform("POST", path, &compressed, true);
 }
 
+HttpsResult HttpsClient::post_zstd_json(const std::string& path, const std::string& zstd_body) {
+  return perform("POST", path, &zstd_body, true);
+}
+
 namespace {
 
 // The Error for a request libcurl could not complete, in words a field officer can act on.

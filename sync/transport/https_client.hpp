@@ -68,6 +68,9 @@ class HttpsClient {
   // Sends `json_body` as application/json, zstd-compressed (Content-Encoding: zstd) unless
   // `compress` is false.
   HttpsResult post_json(const std::string& path, const std::string& json_body, bool compress = true);
+  // Sends a JSON body the caller has already compressed: one or more zstd frames whose contents,
+  // concatenated, are the JSON (a sync page is compressed while the request before it is in flight).
+  HttpsResult post_zstd_json(const std::string& path, const std::string& zstd_body);
 
  private:
   struct Handle;

@@ -126,7 +126,12 @@ Exchange exchange(HttpsClient& http, const Clock& clock, const std::string& zstd
     out.result = http.post_zstd_json("/v1/sync", zstd_body);
     out.received_at = clock.wall_millis();
     out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    if (out.result.status == 200) out.answer = protocol::decode_sync_response(out.result.body);
+    if (out.result.status == 200) {
+      out.answer = protocol::decode_sync_response(out.result.body);
+      // Only a refusal's body is read again: with the pipeline two answers are held at once (one
+      // applied, one decoded), and a page's text is megabytes.
+      std::string().swap(out.result.body);
+    }
   } catch (...) {
     out.error = std::current_exception();
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.hpp"
+#include "core/json_text.hpp"
 
 namespace fieldsync {
 namespace {
@@ -100,7 +101,7 @@ std::string stored_states(const Record& record) {
   for (const auto& [field, state] : record.state) {
     if (!is_creation(record, field, state)) out[field] = field_state_to_json(state);
   }
-  return out.dump();
+  return json_text(out);
 }
 
 void load_states(Record& record, const nlohmann::json& stored) {

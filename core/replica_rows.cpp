@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "core/error.hpp"
+#include "core/json_text.hpp"
 #include "core/record_state.hpp"
 #include "core/store.hpp"
 #include "core/store_schema.hpp"
@@ -38,7 +39,7 @@ void Replica::insert_new(const Record& record, const std::string& fields_json) {
 }
 
 void Replica::insert_record(const Record& record) {
-  insert_row(record, record.fields.dump(), stored_states(record));
+  insert_row(record, json_text(record.fields), stored_states(record));
   refresh_conflicts(record);
 }
 
@@ -69,7 +70,7 @@ void Replica::save_record(const Record& record) {
                           "updated_hlc = ?6 WHERE id = ?1");
   q.bind(1, record.id)
       .bind(2, std::int64_t{record.schema_version})
-      .bind(3, record.fields.dump())
+      .bind(3, json_text(record.fields))
       .bind(4, stored_states(record))
       .bind(5, std::int64_t{record.deleted ? 1 : 0})
       .bind(6, static_cast<std::int64_t>(record.updated))

@@ -1,6 +1,7 @@
 #include "sync/protocol.hpp"
 
 #include <algorithm>
+#include <type_traits>
 
 #include "core/error.hpp"
 #include "core/json_input.hpp"
@@ -9,6 +10,7 @@
 #include "core/text.hpp"
 #include "core/tuning.hpp"
 #include "core/uuid.hpp"
+#include "sync/internal/request_shape.hpp"
 
 namespace fieldsync::protocol {
 
@@ -47,12 +49,15 @@ nlohmann::json parse_body(std::string_view body, const char* what) {
   return parse_json_input(body, std::string("the ") + what);
 }
 
-void check_shape(const SchemaValidator& validator, const nlohmann::json& body, const char* what) {
+// `quick`, when given, vouches for bodies of the shape without the validator (see sync/internal/request_shape.hpp).
+void check_shape(const SchemaValidator& validator, const nlohmann::json& body, const char* what,
+                 bool (*quick)(const nlohmann::json&) = nullptr) {
   if (body.is_object() && body.contains("protocol") && body["protocol"].is_number_integer() &&
       body["protocol"].get<int>() != kVersion) {
     throw Error(Errc::invalid_input, "protocol version " + body["protocol"].dump() + " is not supported (this side speaks " +
                                          std::to_string(kVersion) + ")");
   }
+  if (quick != nullptr && quick(body)) return;
   auto issues = validator.validate(body);
   if (!issues.empty()) {
     std::string message = std::string("the ") + what + " does not have the protocol's shape";
@@ -60,10 +65,27 @@ void check_shape(const SchemaValidator& validator, const nlohmann::json& body, c
   }
 }
 
+RecordChange take_change(nlohmann::json& json);
+
+}  // namespace
+
+bool request_schema_accepts(const nlohmann::json& body) { return request_validator().validate(body).empty(); }
+
+namespace {
+
 std::vector<RecordChange> changes_from(const nlohmann::json& list) {
   std::vector<RecordChange> out;
   out.reserve(list.size());
   for (const auto& item : list) out.push_back(change_from_json(item));
+  return out;
+}
+
+// A list of changes no one needs afterwards (a pushed page): their texts and values are moved
+// into the changes rather than copied.
+std::vector<RecordChange> changes_from(nlohmann::json&& list) {
+  std::vector<RecordChange> out;
+  out.reserve(list.size());
+  for (auto& item : list) out.push_back(take_change(item));
   return out;
 }
 
@@ -158,17 +180,44 @@ std::string change_text(const OutgoingChange& outgoing) {
   return text;
 }
 
-RecordChange change_from_json(const nlohmann::json& json) {
+namespace {
+
+// What a change is made of, from a document the caller still needs (copied) or one it hands
+// over (moved: a pushed page's texts and values are not copied twice).
+template <class Json>
+std::string text_of(Json& value) {
+  if constexpr (std::is_const_v<Json>) {
+    return value.template get<std::string>();
+  } else {
+    return std::move(value.template get_ref<std::string&>());
+  }
+}
+template <class Json>
+nlohmann::json value_of(Json& value) {
+  if constexpr (std::is_const_v<Json>) {
+    return value;
+  } else {
+    return std::move(value);
+  }
+}
+
+// change_from_json, from a document kept (const) or given up. Fields arrive in key order (an
+// object is a sorted map), so each goes in at the end of change.fields.
+template <class Json>
+RecordChange change_of(Json& json) {
   RecordChange change;
-  change.id = json.at("id").get<std::string>();
-  change.type = json.at("type").get<std::string>();
-  change.office = json.at("office").get<std::string>();
-  change.schema_version = json.at("schema_version").get<int>();
-  change.created = FieldVersion{json.at("created").at(0).get<Hlc>(), json.at("created").at(1).get<std::string>()};
-  change.created_by = json.at("created_by").get<std::string>();
+  change.id = text_of(json.at("id"));
+  change.type = text_of(json.at("type"));
+  change.office = text_of(json.at("office"));
+  change.schema_version = json.at("schema_version").template get<int>();
+  auto& created = json.at("created");
+  change.created = FieldVersion{created.at(0).template get<Hlc>(), text_of(created.at(1))};
+  change.created_by = text_of(json.at("created_by"));
   if (const auto values = json.find("values"); values != json.end()) {
-    for (const auto& [field, value] : values->items()) {
-      change.fields[field] = initial_state(FieldWrite{change.created, value, change.created_by});
+    for (auto& [field, value] : values->template get_ref<std::conditional_t<std::is_const_v<Json>, const nlohmann::json::object_t&,
+                                                                             nlohmann::json::object_t&>>()) {
+      change.fields.emplace_hint(change.fields.end(), field,
+                                 initial_state(FieldWrite{change.created, value_of(value), change.created_by}));
     }
   }
   if (const auto fields = json.find("fields"); fields != json.end()) {
@@ -187,6 +236,12 @@ RecordChange change_from_json(const nlohmann::json& json) {
   check_names(change);
   return change;
 }
+
+RecordChange take_change(nlohmann::json& json) { return change_of(json); }
+
+}  // namespace
+
+RecordChange change_from_json(const nlohmann::json& json) { return change_of(json); }
 
 std::string encode_changes(const std::vector<RecordChange>& changes) { return changes_to(changes).dump(); }
 
@@ -241,15 +296,15 @@ std::string encode(const SyncResponse& response) {
 }
 
 SyncRequest decode_sync_request(std::string_view body) {
-  const nlohmann::json json = parse_body(body, "sync request");
-  check_shape(request_validator(), json, "sync request");
+  nlohmann::json json = parse_body(body, "sync request");
+  check_shape(request_validator(), json, "sync request", is_sync_request_shape);
   SyncRequest request;
   request.protocol = json["protocol"].get<int>();
   request.replica = json["replica"].get<std::string>();
   request.cursor = json["cursor"].get<std::int64_t>();
   if (json.contains("max_pull")) request.max_pull = json["max_pull"].get<std::size_t>();
   if (json.contains("max_pull_bytes")) request.max_pull_bytes = json["max_pull_bytes"].get<std::size_t>();
-  request.changes = changes_from(json["changes"]);
+  request.changes = changes_from(std::move(json["changes"]));
   return request;
 }
 

@@ -3,9 +3,12 @@
 // rule, never a crash. (The same bodies against a running HQ: hq_bad_input_test.)
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
+#include <vector>
 
 #include "core/error.hpp"
+#include "sync/internal/request_shape.hpp"
 #include "sync/protocol.hpp"
 
 namespace fieldsync {
@@ -57,6 +60,82 @@ TEST(ProtocolInput, HostileAnswersFromHqAreRefusedNotACrash) {
             "depth");
   EXPECT_EQ(refusal_rule(decode, R"({"protocol": 1, "stored": 0, "changes": [], "cursor": 0, "cursor": 9, "more": false, "hq_time": 1})"),
             "duplicate_key");
+}
+
+
+// A push page as a laptop sends it: a record as created (its values bare) and one edited since
+// (its fields' states), Arabic and French text in both.
+const nlohmann::json kPushPage = nlohmann::json::parse(R"({
+  "protocol": 1, "replica": "0123456789abcdef", "cursor": 12, "max_pull": 500, "max_pull_bytes": 1000000,
+  "changes": [
+    {"id": "6f1c2a9e-3b7d-4e21-9a0f-1c2d3e4f5a6b", "type": "activity", "office": "NER", "schema_version": 1,
+     "created": [1700000000000, "0123456789abcdef"], "created_by": "Aïcha",
+     "values": {"title": "ورشة عمل حول التعليم", "kind": "workshop", "participants": 40}},
+    {"id": "7a2b3c4d-5e6f-4a1b-8c9d-0e1f2a3b4c5d", "type": "activity", "office": "NER", "schema_version": 1,
+     "created": [1700000000001, "0123456789abcdef"], "created_by": "Aïcha",
+     "fields": {"title": {"h": [[1700000000005, "fedcba9876543210", "Atelier régional", "Moussa"]],
+                          "r": [[1700000000001, "0123456789abcdef"]]},
+                "status": {"h": [[1700000000001, "0123456789abcdef", "planned", "Aïcha"],
+                                 [1700000000003, "fedcba9876543210", "ongoing", "Moussa"]]}}}]})");
+
+// Every place in `value`, as JSON pointers (the root included).
+void places(const nlohmann::json& value, const nlohmann::json::json_pointer& at, std::vector<nlohmann::json::json_pointer>& out) {
+  out.push_back(at);
+  if (value.is_object()) {
+    for (const auto& [key, item] : value.items()) places(item, at / key, out);
+  } else if (value.is_array()) {
+    for (std::size_t i = 0; i < value.size(); ++i) places(value[i], at / i, out);
+  }
+}
+
+TEST(RequestShape, SaysYesToTheBodiesLaptopsSend) {
+  EXPECT_TRUE(protocol::is_sync_request_shape(kPushPage));
+  EXPECT_TRUE(protocol::is_sync_request_shape(nlohmann::json::parse(kEmptyRequest)));
+  EXPECT_TRUE(protocol::request_schema_accepts(kPushPage));
+}
+
+// The quick check vouches for a body without the schema: over thousands of bodies with one or
+// two places changed (a value replaced by one of another type or range, a key dropped or added),
+// it must never say yes where the schema says no.
+TEST(RequestShape, NeverSaysYesWhereTheSchemaSaysNo) {
+  const std::vector<nlohmann::json> replacements = {
+      nullptr, true, 0, -1, 1, 2, 1.0, 1.5, 9223372036854775807ll, 9223372036854775808ull, "", "x",
+      "0123456789abcdef", std::string(201, 'a'), nlohmann::json::array(), nlohmann::json::object(),
+      nlohmann::json::array({1, "r"}), nlohmann::json::array({1, "0123456789abcdef", "v", "author"}),
+      nlohmann::json::object({{"h", nlohmann::json::array()}})};
+  std::vector<nlohmann::json::json_pointer> all;
+  places(kPushPage, nlohmann::json::json_pointer(), all);
+  std::mt19937 rng(42);
+  auto pick = [&](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng); };
+  std::size_t quick_yes = 0, schema_no = 0;
+  for (int i = 0; i < 5'000; ++i) {
+    nlohmann::json body = kPushPage;
+    for (std::size_t edit = 0, edits = 1 + pick(2); edit < edits; ++edit) {
+      const auto& at = all[pick(all.size())];
+      if (!body.contains(at)) continue;
+      switch (pick(3)) {
+        case 0: body[at] = replacements[pick(replacements.size())]; break;
+        case 1:
+          if (!at.empty()) {
+            auto& parent = body[at.parent_pointer()];
+            if (parent.is_object()) parent.erase(at.back());
+            else if (parent.is_array() && !parent.empty()) parent.erase(parent.size() - 1);
+          }
+          break;
+        default:
+          if (body[at].is_object()) body[at]["extra"] = 1;
+          else if (body[at].is_array()) body[at].push_back(replacements[pick(replacements.size())]);
+      }
+    }
+    const bool quick = protocol::is_sync_request_shape(body);
+    const bool schema = protocol::request_schema_accepts(body);
+    if (quick) ++quick_yes;
+    if (!schema) ++schema_no;
+    ASSERT_TRUE(!quick || schema) << "the quick check accepts what the schema refuses: " << body.dump();
+  }
+  // Both answers were seen often, so the comparison covered both sides.
+  EXPECT_GT(quick_yes, 300u);
+  EXPECT_GT(schema_no, 1'000u);
 }
 
 }  // namespace

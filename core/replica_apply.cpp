@@ -24,17 +24,27 @@ Hlc newest_version(const RecordChange& change) {
   return newest;
 }
 
+// A record is one type of one office whatever replica speaks of it: a change saying otherwise is
+// refused.
 void require_same_identity(const Record& local, const RecordChange& change) {
-  const std::string where = "record " + change.id;
   if (local.type != change.type || local.office != change.office) {
     throw Error(Errc::invalid_input,
                 "the change says this is a " + change.type + " of office " + change.office + ", but it is a " +
                     local.type + " of office " + local.office,
-                where);
+                "record " + change.id);
   }
-  if (local.created != change.created.hlc || local.creator != change.created.replica) {
-    throw Error(Errc::invalid_input, "the change gives another creation version for this record", where);
-  }
+}
+
+// The same record created on two replicas — one import file, whose lines name their ids, read on
+// two laptops of an office — is two concurrent creations, not an error: refusing it would hold
+// back every later page of the second laptop for good. The earlier creation version is the
+// record's on every replica, whatever order the two arrive in (the least of two is the same
+// either way), and every field write of both stays, merged as any concurrent writes are.
+void adopt_earlier_creation(Record& record, const RecordChange& change) {
+  if (!(change.created < FieldVersion{record.created, record.creator})) return;
+  record.created = change.created.hlc;
+  record.creator = change.created.replica;
+  record.created_by = change.created_by;
 }
 
 }  // namespace
@@ -97,6 +107,7 @@ ApplySummary Replica::apply(const std::vector<RecordChange>& changes, const Appl
     } else {
       require_same_identity(*existing, change);
       record = *existing;
+      adopt_earlier_creation(record, change);
     }
     for (const auto& [field, state] : change.fields) {
       const FieldState& known = record.state[field];

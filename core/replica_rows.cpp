@@ -66,14 +66,18 @@ void Replica::note_changed(const Record& record, const std::vector<std::string>&
 }
 
 void Replica::save_record(const Record& record) {
+  // The creation too: two replicas may have created the record (core/replica_apply.cpp, adopt_earlier_creation).
   Query q = store_->query("UPDATE records SET schema_version = ?2, fields = ?3, states = ?4, deleted = ?5, "
-                          "updated_hlc = ?6 WHERE id = ?1");
+                          "updated_hlc = ?6, created_hlc = ?7, creator = ?8, created_by = ?9 WHERE id = ?1");
   q.bind(1, record.id)
       .bind(2, std::int64_t{record.schema_version})
       .bind(3, json_text(record.fields))
       .bind(4, stored_states(record))
       .bind(5, std::int64_t{record.deleted ? 1 : 0})
       .bind(6, static_cast<std::int64_t>(record.updated))
+      .bind(7, static_cast<std::int64_t>(record.created))
+      .bind(8, record.creator)
+      .bind(9, record.created_by)
       .run();
   refresh_conflicts(record);
 }

@@ -123,6 +123,74 @@ TEST_F(SyncTest, ConcurrentStatusEditsBecomeAConflictThatAResolutionCloses) {
   EXPECT_EQ(laptop1.get(id).fields["status"], "ongoing");
 }
 
+// One import file read on two laptops of an office: its lines name their ids, so both create the
+// same records, each with its own creation version. Neither laptop is held back: every replica
+// keeps the earlier creation, both laptops' writes merge, and a later edit goes through.
+TEST_F(SyncTest, TheSameRecordImportedOnTwoLaptopsMergesInsteadOfBlockingTheSync) {
+  Replica& hq = make("hq", "HQ");
+  Replica& laptop1 = make("ner1", "NER");
+  Replica& laptop2 = make("ner2", "NER");
+  const std::string id = "a829b9e7-e0ad-5ee3-b57e-239f59d886d8";
+  auto import_line = [&](Replica& laptop, const std::string& place) {
+    nlohmann::json fields = activity("اجتماع استثنائي للجنة التنفيذية");
+    fields["place"] = place;
+    std::vector<NewRecord> batch(1);
+    batch[0].id = id;
+    batch[0].type = "activity";
+    batch[0].fields = fields;
+    const auto results = laptop.add_batch(std::move(batch));
+    ASSERT_EQ(results.at(0).outcome, AddOutcome::added);
+  };
+  import_line(laptop1, "Niamey");
+  import_line(laptop2, "Zinder");  // the second laptop's copy says another place
+  const Record first = laptop1.get(id);
+  const Record second = laptop2.get(id);
+  const bool first_is_earlier = FieldVersion{first.created, first.creator} < FieldVersion{second.created, second.creator};
+  const Record& earlier = first_is_earlier ? first : second;
+
+  sync(laptop2, hq);
+  EXPECT_NO_THROW(sync(laptop1, hq));  // the creation HQ already holds from laptop2 is no refusal
+  sync(laptop2, hq);
+  for (Replica* r : {&hq, &laptop1, &laptop2}) {
+    const Record record = r->get(id);
+    EXPECT_EQ(record.created, earlier.created) << r->replica_id();
+    EXPECT_EQ(record.creator, earlier.creator) << r->replica_id();
+    EXPECT_EQ(record.state.at("place").heads.size(), 2u) << "both creations' writes are kept";
+  }
+  EXPECT_EQ(first_difference(laptop1, laptop2, "NER"), "");
+  EXPECT_EQ(first_difference(hq, laptop1, "NER"), "");
+
+  // An edit after the merge replaces both creations' writes, and every replica shows it.
+  laptop2.edit(id, {{"place", "Niamey"}, {"participants", 55}});
+  sync(laptop2, hq);
+  sync(laptop1, hq);
+  for (Replica* r : {&hq, &laptop1, &laptop2}) {
+    EXPECT_EQ(r->get(id).fields["place"], "Niamey");
+    EXPECT_EQ(r->get(id).fields["participants"], 55);
+    EXPECT_EQ(r->get(id).state.at("place").heads.size(), 1u);
+  }
+  EXPECT_EQ(first_difference(laptop1, laptop2, "NER"), "");
+  EXPECT_EQ(first_difference(hq, laptop2, "NER"), "");
+}
+
+// The same id made on laptops of two offices is still refused: a record belongs to one office.
+TEST_F(SyncTest, TheSameIdFromAnotherOfficeIsStillRefused) {
+  Replica& hq = make("hq", "HQ");
+  Replica& ner = make("ner1", "NER");
+  Replica& afg = make("afg1", "AFG");
+  const std::string id = "a829b9e7-e0ad-5ee3-b57e-239f59d886d8";
+  for (Replica* laptop : {&ner, &afg}) {
+    std::vector<NewRecord> batch(1);
+    batch[0].id = id;
+    batch[0].type = "activity";
+    batch[0].fields = activity("Atelier régional");
+    laptop->add_batch(std::move(batch));
+  }
+  sync(ner, hq);
+  EXPECT_THROW(sync(afg, hq), Error);
+  EXPECT_EQ(hq.get(id).office, "NER");
+}
+
 TEST_F(SyncTest, SetsUnionAndAnEditNewerThanADeleteRevivesTheRecord) {
   Replica& hq = make("hq", "HQ");
   Replica& laptop1 = make("ner1", "NER");

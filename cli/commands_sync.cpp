@@ -148,8 +148,10 @@ void register_sync_commands(CLI::App& app, CommandState& state) {
       for (const auto& c : open) {
         nlohmann::json others = nlohmann::json::array();
         for (const auto& w : c.others) others.push_back(write_to_json(w));
-        out.push_back({{"id", c.record_id + ":" + c.field}, {"record", c.record_id}, {"type", c.type}, {"field", c.field},
-                       {"shown", write_to_json(c.shown)}, {"others", others}});
+        nlohmann::json entry = {{"id", c.record_id + ":" + c.field}, {"record", c.record_id}, {"type", c.type},
+                                {"field", c.field}, {"shown", write_to_json(c.shown)}, {"others", others}};
+        if (!c.broken_rule.empty()) entry["broken_rule"] = c.broken_rule;
+        out.push_back(std::move(entry));
       }
       print_json(out);
       return;
@@ -160,6 +162,9 @@ void register_sync_commands(CLI::App& app, CommandState& state) {
                 << ", replica " << c.shown.version.replica << ")\n";
       for (const auto& w : c.others) {
         std::cout << "    also:  " << show(w.value) << "  (" << format_hlc_time(w.version.hlc) << ", replica " << w.version.replica << ")\n";
+      }
+      if (!c.broken_rule.empty()) {
+        std::cout << "    breaks: " << c.broken_rule << " (edits made on several replicas, each valid alone)\n";
       }
     }
   });
@@ -188,6 +193,10 @@ void register_sync_commands(CLI::App& app, CommandState& state) {
     writes.push_back(conflict.shown);
     const std::string& self = replica->replica_id();
     nlohmann::json value;
+    if ((resolve_args->take == "local" || resolve_args->take == "remote") && !conflict.broken_rule.empty()) {
+      throw Error(Errc::invalid_input, "field '" + field + "' " + conflict.broken_rule +
+                                           " as the edits merged: give the value to keep (--take VALUE)");
+    }
     if (resolve_args->take == "local" || resolve_args->take == "remote") {
       const bool want_local = resolve_args->take == "local";
       const FieldWrite* chosen = nullptr;

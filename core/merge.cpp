@@ -111,7 +111,11 @@ nlohmann::json resolved_value(const FieldState& state, MergePolicy policy) {
 }
 
 bool has_conflict(const FieldState& state, MergePolicy policy) {
-  return policy == MergePolicy::review && state.heads.size() > 1;
+  // Concurrent writes of one value (two officers both marking an activity implemented, one
+  // import file read on two laptops) agree: nothing waits for a person.
+  if (policy != MergePolicy::review || state.heads.size() < 2) return false;
+  return std::any_of(state.heads.begin() + 1, state.heads.end(),
+                     [&](const FieldWrite& head) { return head.value != state.heads.front().value; });
 }
 
 nlohmann::json field_state_to_json(const FieldState& state) {

@@ -55,7 +55,8 @@ const FieldWrite& latest_head(const FieldState& state);
 // The value a person sees under `policy` (null: the field is absent).
 nlohmann::json resolved_value(const FieldState& state, MergePolicy policy);
 
-// True when `policy` asks a person to choose between the state's heads.
+// True when `policy` asks a person to choose between the state's heads, and they hold more than
+// one value.
 bool has_conflict(const FieldState& state, MergePolicy policy);
 
 // JSON forms, for the store and the wire:

@@ -57,14 +57,17 @@ struct OutgoingChange {
   std::string created_values;
 };
 
-// A field of a record where concurrent writes wait for a person (policy `review`), or a deleted
-// record that a concurrent edit revived (field kDeletedField).
+// A field of a record where concurrent writes wait for a person (policy `review`), a deleted
+// record that a concurrent edit revived (field kDeletedField), or a field whose merged value
+// breaks a rule of the record's type though every write was valid where it was made (two
+// officers moved the start and the end of one activity apart): `broken_rule` says which.
 struct Conflict {
   std::string record_id;
   std::string type;
   std::string field;
   FieldWrite shown;                 // the value the record shows now (the latest write)
   std::vector<FieldWrite> others;   // the concurrent writes it won over
+  std::string broken_rule;          // "must be on or after start_date (2018-03-10)"; empty otherwise
 };
 
 // One applied change, as `fieldsync history` shows it.

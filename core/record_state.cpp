@@ -35,6 +35,15 @@ FieldVersion latest_field_write(const Record& record) {
 
 }  // namespace
 
+bool written_by_several_replicas(const Record& record) {
+  for (const auto& [field, state] : record.state) {
+    for (const auto& head : state.heads) {
+      if (head.version.replica != record.creator) return true;
+    }
+  }
+  return false;
+}
+
 FieldState creation_state(const Record& record, const nlohmann::json& value) {
   return initial_state(FieldWrite{FieldVersion{record.created, record.creator}, value, record.created_by});
 }
@@ -63,7 +72,7 @@ std::vector<Conflict> conflicts_of(const Record& record, const DataType* type) {
   std::vector<Conflict> out;
   for (const auto& [field, state] : record.state) {
     if (field == kDeletedField || !has_conflict(state, policy_of(type, field))) continue;
-    Conflict conflict{record.id, record.type, field, latest_head(state), {}};
+    Conflict conflict{record.id, record.type, field, latest_head(state), {}, {}};
     conflict.others.assign(state.heads.begin(), state.heads.end() - 1);
     out.push_back(std::move(conflict));
   }
@@ -72,7 +81,20 @@ std::vector<Conflict> conflicts_of(const Record& record, const DataType* type) {
     const FieldWrite& tombstone = latest_head(it->second);
     if (tombstone.value == true && !record.deleted) {
       const FieldVersion edit = latest_field_write(record);
-      Conflict conflict{record.id, record.type, kDeletedField, FieldWrite{edit, false, ""}, {tombstone}};
+      Conflict conflict{record.id, record.type, kDeletedField, FieldWrite{edit, false, ""}, {tombstone}, {}};
+      out.push_back(std::move(conflict));
+    }
+  }
+  // Merged values that break a rule of the type. Only writes of several replicas can: each one's
+  // own were checked where they were made (which also spares a bulk of new records the check).
+  if (type != nullptr && !record.deleted && written_by_several_replicas(record)) {
+    for (auto& issue : type->check(record.fields)) {
+      const bool named = std::any_of(out.begin(), out.end(), [&](const Conflict& c) { return c.field == issue.field; });
+      if (issue.field.empty() || named) continue;
+      Conflict conflict{record.id, record.type, issue.field, {}, {}, std::move(issue.message)};
+      if (auto state = record.state.find(conflict.field); state != record.state.end() && !state->second.heads.empty()) {
+        conflict.shown = latest_head(state->second);
+      }
       out.push_back(std::move(conflict));
     }
   }

@@ -20,8 +20,13 @@ namespace fieldsync {
 // that: an edit newer than the delete revives the record (and is a conflict, see conflicts_of).
 void resolve_record(Record& record, const DataType* type);
 
-// The fields a person must look at, by `type`'s policies.
+// The fields a person must look at, by `type`'s policies, and those whose merged values break a
+// rule of `type` (see Conflict::broken_rule).
 std::vector<Conflict> conflicts_of(const Record& record, const DataType* type);
+
+// True when a replica other than the record's creator wrote one of its current values: the only
+// way its values can break a rule of its type, each replica's own writes being checked there.
+bool written_by_several_replicas(const Record& record);
 
 // field -> {"old": value, "new": value} for every field whose shown value differs between the
 // two, and kDeletedField when the record was deleted or revived: what the history keeps.

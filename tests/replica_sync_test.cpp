@@ -452,6 +452,75 @@ TEST_F(SyncTest, ALaptopRefusesAPulledPageDatedAheadOfHqAndKeepsItsCursor) {
   (void)hq;
 }
 
+// Two officers, each offline, each make a valid edit of one activity: one moves its start to the
+// 10th, the other its end to the 9th. Merged, the end is before the start. Neither laptop is
+// refused (the second one's every later page would wait behind it); every replica lists the
+// broken rule as a conflict, and settling it with a valid value closes it everywhere.
+TEST_F(SyncTest, ValidEditsThatTogetherBreakARuleBecomeAConflictNotARefusal) {
+  Replica& hq = make("hq", "HQ");
+  Replica& laptop1 = make("ner1", "NER");
+  Replica& laptop2 = make("ner2", "NER");
+  nlohmann::json fields = activity("ورشة عمل حول المياه");
+  fields["end_date"] = "2018-03-10";
+  const std::string id = laptop1.add("activity", fields).id;
+  sync(laptop1, hq);
+  sync(laptop2, hq);
+
+  laptop1.edit(id, {{"start_date", "2018-03-10"}});  // 10th to 10th: valid
+  laptop2.edit(id, {{"end_date", "2018-03-09"}});    // 8th to 9th: valid
+  sync(laptop1, hq);
+  ASSERT_NO_THROW(sync(laptop2, hq));
+  sync(laptop1, hq);
+  for (Replica* r : {&hq, &laptop1, &laptop2}) {
+    const auto conflicts = r->conflicts();
+    ASSERT_EQ(conflicts.size(), 1u) << r->replica_id();
+    EXPECT_EQ(conflicts[0].field, "end_date");
+    EXPECT_NE(conflicts[0].broken_rule.find("start_date"), std::string::npos) << conflicts[0].broken_rule;
+    EXPECT_EQ(conflicts[0].shown.value, "2018-03-09");
+    EXPECT_EQ(r->get(id).fields["start_date"], "2018-03-10");
+  }
+  EXPECT_EQ(first_difference(laptop1, laptop2, "NER"), "");
+  EXPECT_EQ(first_difference(hq, laptop1, "NER"), "");
+
+  // A value that still breaks the rule does not settle it; a valid one does, on every replica.
+  EXPECT_THROW(laptop2.resolve_conflict(id, "end_date", "2018-03-01"), Error);
+  laptop2.resolve_conflict(id, "end_date", "2018-03-12");
+  sync(laptop2, hq);
+  sync(laptop1, hq);
+  for (Replica* r : {&hq, &laptop1, &laptop2}) {
+    EXPECT_TRUE(r->conflicts().empty()) << r->replica_id();
+    EXPECT_EQ(r->get(id).fields["end_date"], "2018-03-12");
+  }
+}
+
+// What one replica alone wrote is its own to keep valid: an edit of its own record that breaks a
+// rule between fields is refused at HQ, and nothing is stored.
+TEST_F(SyncTest, HqRefusesARecordOneReplicaAloneMadeBreakARule) {
+  Replica& hq = make("hq", "HQ");
+  Replica& laptop = make("ner", "NER");
+  const RecordChange good = one_change(laptop);  // starts on 2018-03-08
+  hq.apply_changes({good}, true);
+  const auto hq_file = dir_.path() / "hq" / Replica::kStoreFile;
+  const std::string before = snapshot_store(hq_file);
+  RecordChange edit;
+  edit.id = good.id;
+  edit.type = good.type;
+  edit.office = good.office;
+  edit.schema_version = good.schema_version;
+  edit.created = good.created;
+  edit.created_by = good.created_by;
+  edit.fields["end_date"] = initial_state(FieldWrite{FieldVersion{good.created.hlc + 1, laptop.replica_id()}, "2018-03-01", "x"});
+  try {
+    hq.apply_changes({edit}, true);
+    ADD_FAILURE() << "stored";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::validation);
+    ASSERT_FALSE(e.issues().empty());
+    EXPECT_EQ(e.issues()[0].field, "end_date");
+  }
+  EXPECT_EQ(snapshot_store(hq_file), before);
+}
+
 TEST_F(SyncTest, EveryValueAFieldStateHoldsIsChecked) {
   Replica& hq = make("hq", "HQ");
   Replica& laptop = make("ner", "NER");

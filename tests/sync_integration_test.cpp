@@ -123,6 +123,49 @@ TEST_F(SyncIntegration, OfficesWorkOfflineThenConvergeThroughHqWithConflictsShow
   EXPECT_EQ(hq_->stop(), 0) << "SIGTERM stops HQ cleanly";
 }
 
+// Two ways a laptop's sync used to be refused for good, holding back its whole outbox: the same
+// import file read on two laptops of an office (its lines name their ids), and two valid edits
+// that together break a rule between fields. Both laptops sync, converge, and the broken rule is
+// listed where a person settles it.
+TEST_F(SyncIntegration, OneFileImportedOnTwoLaptopsAndEditsThatTogetherBreakARuleNeverBlockASync) {
+  Laptop ner1 = enroll("ner1", "NER", ner_token_);
+  Laptop ner2 = enroll("ner2", "NER", ner_token_);
+  const auto file = slice_of_activities(dir_.path(), 0, 20);
+  ASSERT_EQ(ner1.run({"import", "activity", file.string()}).exit_code, 0);
+  ASSERT_EQ(ner2.run({"import", "activity", file.string()}).exit_code, 0);
+  EXPECT_EQ(ner1.sync()["sent"], 20);
+  EXPECT_EQ(ner2.sync()["sent"], 20) << "the second laptop's copies are taken, not refused";
+  ner1.sync();
+  EXPECT_EQ(ner1.records(), ner2.records());
+  EXPECT_EQ(ner1.records().size(), 20u);
+
+  const std::string id = ner1.json({"add", "activity", "title=Atelier sur l'eau à Zinder", "priority_area=8", "goal=2.8.1",
+                                    "kind=workshop", "status=planned", "start_date=2018-03-08", "end_date=2018-03-10",
+                                    "institutions=IOFS"})["id"];
+  ner1.sync();
+  ner2.sync();
+  ner1.json({"edit", id, "start_date=2018-03-10"});
+  ner2.json({"edit", id, "end_date=2018-03-09"});
+  ner1.sync();
+  EXPECT_EQ(ner2.sync()["conflicts"], 1);
+  ner1.sync();
+  for (Laptop* laptop : {&ner1, &ner2}) {
+    const nlohmann::json conflicts = laptop->json({"conflicts"});
+    ASSERT_EQ(conflicts.size(), 1u);
+    EXPECT_EQ(conflicts[0]["field"], "end_date");
+    EXPECT_NE(conflicts[0]["broken_rule"].get<std::string>().find("start_date"), std::string::npos);
+  }
+  EXPECT_NE(ner1.run({"conflicts", "resolve", id + ":end_date", "--take", "local"}).exit_code, 0)
+      << "a broken rule is settled with a value";
+  ner1.json({"conflicts", "resolve", id + ":end_date", "--take", "2018-03-11"});
+  ner1.sync();
+  ner2.sync();
+  EXPECT_TRUE(ner2.json({"conflicts"}).empty());
+  EXPECT_EQ(ner2.json({"show", id})["fields"]["end_date"], "2018-03-11");
+  EXPECT_EQ(ner1.records(), ner2.records());
+  for (Laptop* laptop : {&ner1, &ner2}) EXPECT_EQ(laptop->json({"status"})["pending_records"], 0);
+}
+
 TEST_F(SyncIntegration, AServerCertificateNotSignedByThePinnedCaIsRefusedAndNothingIsSent) {
   // A second HQ with its own CA; the laptop pins the first HQ's CA but is pointed at the second.
   RunningHq impostor(dir_.path() / "impostor");

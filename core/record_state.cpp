@@ -44,6 +44,18 @@ bool written_by_several_replicas(const Record& record) {
   return false;
 }
 
+Record identity_of(const RecordChange& change) {
+  Record record;
+  record.id = change.id;
+  record.type = change.type;
+  record.office = change.office;
+  record.schema_version = change.schema_version;
+  record.created = change.created.hlc;
+  record.creator = change.created.replica;
+  record.created_by = change.created_by;
+  return record;
+}
+
 FieldState creation_state(const Record& record, const nlohmann::json& value) {
   return initial_state(FieldWrite{FieldVersion{record.created, record.creator}, value, record.created_by});
 }

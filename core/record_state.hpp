@@ -39,6 +39,9 @@ std::string stored_states(const Record& record);
 // Rebuilds record.state from record.fields and the stored form, then resolves versions.
 void load_states(Record& record, const nlohmann::json& stored);
 
+// The record `change` creates, before any field: id, type, office, schema version, creation.
+Record identity_of(const RecordChange& change);
+
 // The state of one field as created: one write, replacing nothing.
 FieldState creation_state(const Record& record, const nlohmann::json& value);
 

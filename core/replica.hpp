@@ -159,8 +159,16 @@ class Replica {
     // A laptop: the pushed page HQ answered it stored, cleared from the outbox in the same
     // transaction (see acknowledge).
     std::vector<OutboxMark> acknowledged;
+    // HQ: by index into the changes, those check_as_new vouched for. Their type check is not run
+    // again when the record is indeed new here.
+    std::vector<bool> checked_as_new;
   };
   ApplySummary apply(const std::vector<RecordChange>& changes, const ApplyOptions& options);
+  // For each change, true when it is a record as created (one write per field, by its creator)
+  // whose values pass every check apply() runs on a new record: the type's, by its plugin. Reads
+  // nothing from the store, so HQ runs it outside its store lock, on `threads` threads for a big
+  // page; apply() then checks only what it could not vouch for.
+  std::vector<bool> check_as_new(const std::vector<RecordChange>& changes, unsigned threads) const;
   // apply() with check, cursor and newest_allowed only.
   ApplySummary apply_changes(const std::vector<RecordChange>& changes, bool check,
                              std::optional<std::int64_t> cursor = std::nullopt,

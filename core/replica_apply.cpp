@@ -90,20 +90,17 @@ ApplySummary Replica::apply(const std::vector<RecordChange>& changes, const Appl
   ApplySummary summary;
   Store::Transaction transaction(*store_);
   clear_outbox(options.acknowledged);
-  for (const auto& change : changes) {
+  for (std::size_t index = 0; index < changes.size(); ++index) {
+    const RecordChange& change = changes[index];
     const std::string where = "record " + change.id;
     auto type = types_.find(change.type);
+    // check_as_new already ran, outside the store lock, every check a new record needs.
+    const bool vouched = index < options.checked_as_new.size() && options.checked_as_new[index];
     auto existing = find(change.id);
     Record record;
     std::vector<std::string> changed;
     if (!existing) {
-      record.id = change.id;
-      record.type = change.type;
-      record.office = change.office;
-      record.schema_version = change.schema_version;
-      record.created = change.created.hlc;
-      record.creator = change.created.replica;
-      record.created_by = change.created_by;
+      record = identity_of(change);
     } else {
       require_same_identity(*existing, change);
       record = *existing;
@@ -150,7 +147,7 @@ ApplySummary Replica::apply(const std::vector<RecordChange>& changes, const Appl
       record.schema_version = std::max(record.schema_version, change.schema_version);
     }
     resolve_record(record, type.get());
-    if (check && type) {
+    if (check && type && !(vouched && !existing)) {
       for (const auto& [field, state] : change.fields) {
         if (field == kDeletedField || state.heads.size() != 1 || existing) continue;
         const auto shown = record.fields.find(field);

@@ -484,4 +484,24 @@ std::vector<FieldIssue> SchemaValidator::validate(const nlohmann::json& document
   return issues;
 }
 
+SchemaValidatorPool::SchemaValidatorPool(nlohmann::json schema) : schema_(std::move(schema)) {
+  free_.push_back(std::make_unique<SchemaValidator>(schema_));
+}
+
+std::vector<FieldIssue> SchemaValidatorPool::validate(const nlohmann::json& document) const {
+  std::unique_ptr<SchemaValidator> validator;
+  {
+    std::lock_guard lock(mutex_);
+    if (!free_.empty()) {
+      validator = std::move(free_.back());
+      free_.pop_back();
+    }
+  }
+  if (!validator) validator = std::make_unique<SchemaValidator>(schema_);
+  auto issues = validator->validate(document);
+  std::lock_guard lock(mutex_);
+  free_.push_back(std::move(validator));
+  return issues;
+}
+
 }  // namespace fieldsync

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -30,6 +31,22 @@ class SchemaValidator {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+};
+
+// SchemaValidators of one schema for callers on several threads (HQ checks a page's new records
+// on more than one): each validate() borrows a validator no other thread is using, made when
+// none is free, so there are at most as many as threads that ever validated at once.
+class SchemaValidatorPool {
+ public:
+  // Throws as SchemaValidator does: the first validator is made here.
+  explicit SchemaValidatorPool(nlohmann::json schema);
+
+  std::vector<FieldIssue> validate(const nlohmann::json& document) const;
+
+ private:
+  nlohmann::json schema_;
+  mutable std::mutex mutex_;
+  mutable std::vector<std::unique_ptr<SchemaValidator>> free_;
 };
 
 }  // namespace fieldsync

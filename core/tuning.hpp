@@ -70,6 +70,10 @@ inline constexpr int kHttpCloseTimeoutSeconds = 2;
 // this the connection is closed anyway.
 inline constexpr std::size_t kHttpLingerBytes = 1024 * 1024;
 
+// Threads HQ checks a pushed page's new records on, outside its store lock (Replica::check_as_new):
+// the two cores of a small HQ machine. A page under 64 records is checked on one.
+inline constexpr unsigned kHqCheckThreads = 2;
+
 // malloc arenas of `fieldsync-hq serve` (glibc's default is 8 per core): see its main.
 inline constexpr int kHqMallocArenas = 2;
 // … and of `fieldsync` on a laptop: a sync's requests go out on a thread of their own (see

@@ -143,6 +143,9 @@ HttpResponse HqService::sync(const HttpRequest& request) {
     }
   }
   if (ahead) return *ahead;
+  // The type checks of new records need no store: run before the lock, on more than one core.
+  Replica::ApplyOptions apply;
+  apply.checked_as_new = replica_->check_as_new(sync_request.changes, tuning::kHqCheckThreads);
 
   std::lock_guard lock(replica_mutex_);
   for (const auto& change : sync_request.changes) {
@@ -152,7 +155,6 @@ HttpResponse HqService::sync(const HttpRequest& request) {
   }
   protocol::SyncResponse response;
   try {
-    Replica::ApplyOptions apply;
     apply.check = true;
     apply.newest_allowed = newest_allowed;
     apply.pushed_by = sync_request.replica;  // its own pushes are not sent back to it

@@ -521,6 +521,39 @@ TEST_F(SyncTest, HqRefusesARecordOneReplicaAloneMadeBreakARule) {
   EXPECT_EQ(snapshot_store(hq_file), before);
 }
 
+// HQ checks a page's new records before its store lock, on two threads: it vouches for valid
+// records as created, and for nothing else, which apply() then checks itself.
+TEST_F(SyncTest, CheckAsNewVouchesForValidNewRecordsOnly) {
+  Replica& hq = make("hq", "HQ");
+  Replica& laptop = make("ner", "NER");
+  for (int i = 0; i < 300; ++i) laptop.add("activity", activity("Atelier n° " + std::to_string(i)));
+  std::vector<RecordChange> page = laptop.outbox_page(1000).changes;
+  ASSERT_EQ(page.size(), 300u);
+  RecordChange invalid = page[10];
+  invalid.fields["priority_area"].heads[0].value = 42;
+  RecordChange edited = page[20];
+  edited.fields["title"].heads.push_back(
+      FieldWrite{FieldVersion{edited.created.hlc + 1, kOtherReplica}, "Atelier modifié", "x"});
+  RecordChange unknown_type = page[30];
+  unknown_type.type = "displacement";
+  page[10] = invalid;
+  page[20] = edited;
+  page[30] = unknown_type;
+  const std::vector<bool> vouched = hq.check_as_new(page, 2);
+  ASSERT_EQ(vouched.size(), page.size());
+  for (std::size_t i = 0; i < page.size(); ++i) EXPECT_EQ(vouched[i], i != 10 && i != 20 && i != 30) << i;
+
+  // The invalid record is refused even when the page comes with the vouchers.
+  Replica::ApplyOptions options;
+  options.check = true;
+  options.checked_as_new = vouched;
+  EXPECT_THROW(hq.apply(page, options), Error);
+  page.erase(page.begin() + 30);
+  page.erase(page.begin() + 10);
+  options.checked_as_new = hq.check_as_new(page, 2);
+  EXPECT_EQ(hq.apply(page, options).records_added, page.size());
+}
+
 TEST_F(SyncTest, EveryValueAFieldStateHoldsIsChecked) {
   Replica& hq = make("hq", "HQ");
   Replica& laptop = make("ner", "NER");

@@ -3,7 +3,6 @@
 // The plugin library exports this type through FIELDSYNC_EXPORT_DATA_TYPE; its JSON Schema is
 // embedded in the library (schemas/activity.schema.json) and parsed once per object.
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -32,7 +31,7 @@ nlohmann::json parse_schema() {
 
 class ActivityType final : public DataType {
  public:
-  ActivityType() : schema_(parse_schema()), validator_(schema_) {}
+  ActivityType() : schema_(parse_schema()), validators_(schema_) {}
 
   std::string name() const override { return "activity"; }
 
@@ -60,13 +59,9 @@ class ActivityType final : public DataType {
   }
 
   std::vector<FieldIssue> check(const nlohmann::json& fields) const override {
-    std::vector<FieldIssue> issues;
-    {
-      // SchemaValidator is not thread-safe (valijson caches regexes); the HQ server may check
-      // records of one type from several request threads.
-      std::lock_guard<std::mutex> lock(validator_mutex_);
-      issues = validator_.validate(fields);
-    }
+    // A pool: HQ checks records of one type on several threads at once (SchemaValidator is not
+    // thread-safe: valijson caches regexes).
+    std::vector<FieldIssue> issues = validators_.validate(fields);
     std::vector<FieldIssue> more = check_fields(fields);
     issues.insert(issues.end(), std::make_move_iterator(more.begin()),
                   std::make_move_iterator(more.end()));
@@ -84,8 +79,7 @@ class ActivityType final : public DataType {
 
  private:
   nlohmann::json schema_;
-  SchemaValidator validator_;
-  mutable std::mutex validator_mutex_;
+  SchemaValidatorPool validators_;
 };
 
 }  // namespace

@@ -31,8 +31,11 @@ class ChildProcess {
  public:
   ChildProcess(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {},
                const std::string& input = {}) {
+    // Close-on-exec: a child another thread of the test starts meanwhile must not inherit these
+    // ends, or this child's reader would wait for an EOF that child's copy holds back. dup2()
+    // below clears the flag on the child's own 0, 1 and 2.
     int in_pipe[2], out_pipe[2], err_pipe[2];
-    if (pipe(in_pipe) != 0 || pipe(out_pipe) != 0 || pipe(err_pipe) != 0) std::abort();
+    if (pipe2(in_pipe, O_CLOEXEC) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) std::abort();
     std::vector<std::string> env_strings;
     for (char** e = environ; *e != nullptr; ++e) {
       std::string entry = *e;

@@ -239,7 +239,9 @@ class Replica {
   // not empty, is the replica that holds them exactly as HQ does now (see store_schema.hpp, feed).
   void note_changed(const Record& record, const std::vector<std::string>& fields, const std::string& origin = "");
   void clear_outbox(const std::vector<OutboxMark>& marks);
+  // The conflicts table's rows for `record`: replaced, or (a record just inserted) added.
   void refresh_conflicts(const Record& record);
+  void note_conflicts(const Record& record);
   RecordChange change_of(const Record& record, const std::optional<std::vector<std::string>>& fields) const;
   // The record `id`'s change to send (`fields`, or nullopt for all of them); nothing when there is
   // no such record.

@@ -5,27 +5,29 @@
 #include <algorithm>
 #include <future>
 
+#include "core/merge.hpp"
 #include "core/replica.hpp"
-#include "core/record_state.hpp"
 
 namespace fieldsync {
 namespace {
 
 // Whether `change` is a record as created whose values `type` accepts, exactly as apply() would
-// decide for a new record: one write per field at the creation version, shown as written.
+// decide for a new record: one write per field at the creation version, shown as written (what
+// resolve_record shows of one write is the write itself, but for a set, which it sorts), so the
+// values are checked as they stand, without building the record.
 bool passes_as_new(const RecordChange& change, const DataType& type) {
   if (change.fields.empty()) return false;
-  Record record = identity_of(change);
-  record.state = change.fields;
+  nlohmann::json fields = nlohmann::json::object();
+  auto& object = fields.get_ref<nlohmann::json::object_t&>();
   for (const auto& [field, state] : change.fields) {
     if (field == kDeletedField || state.heads.size() != 1 || !state.replaced.empty()) return false;
+    const FieldWrite& write = state.heads.front();
+    if (write.version != change.created || write.value.is_null()) return false;
+    const MergePolicy policy = type.merge_policy(field);
+    if (policy == MergePolicy::union_set && resolved_value(state, policy) != write.value) return false;
+    object.emplace_hint(object.end(), field, write.value);
   }
-  resolve_record(record, &type);
-  for (const auto& [field, state] : change.fields) {
-    const auto shown = record.fields.find(field);
-    if (shown == record.fields.end() || *shown != state.heads.front().value) return false;
-  }
-  return type.check(record.fields).empty();
+  return type.check(fields).empty();
 }
 
 }  // namespace

@@ -40,11 +40,15 @@ void Replica::insert_new(const Record& record, const std::string& fields_json) {
 
 void Replica::insert_record(const Record& record) {
   insert_row(record, json_text(record.fields), stored_states(record));
-  refresh_conflicts(record);
+  note_conflicts(record);  // a new record has no conflict rows to drop
 }
 
 void Replica::refresh_conflicts(const Record& record) {
   store_->query("DELETE FROM conflicts WHERE record_id = ?1").bind(1, record.id).run();
+  note_conflicts(record);
+}
+
+void Replica::note_conflicts(const Record& record) {
   for (const auto& conflict : conflicts_of(record, types_.find(record.type).get())) {
     store_->query("INSERT INTO conflicts(record_id, field) VALUES(?1, ?2)").bind(1, record.id).bind(2, conflict.field).run();
   }

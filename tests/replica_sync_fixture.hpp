@@ -50,7 +50,10 @@ inline nlohmann::json holdings_json(Replica& replica, const std::string& office)
   for (const auto& record : replica.list(all)) {
     nlohmann::json states = nlohmann::json::object();
     for (const auto& [field, state] : record.state) states[field] = field_state_to_json(state);
-    by_id[record.id] = {{"fields", record.fields}, {"deleted", record.deleted}, {"states", states}, {"type", record.type}};
+    by_id[record.id] = {{"fields", record.fields},   {"deleted", record.deleted},
+                        {"states", states},          {"type", record.type},
+                        {"created", record.created}, {"creator", record.creator},
+                        {"created_by", record.created_by}};
   }
   return nlohmann::json(by_id);
 }

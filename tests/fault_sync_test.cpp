@@ -154,6 +154,10 @@ TEST(FaultProxy, ForwardsBothWaysAndCountsBytes) {
   const std::string message(100'000, 'x');
   c.send(message);
   EXPECT_EQ(c.receive(message.size(), std::chrono::seconds(5)).size(), message.size());
+  // The proxy counts a chunk once its write completes, which may be just after the client has read
+  // it: wait (bounded) for the count to catch up rather than race it.
+  EXPECT_TRUE(eventually([&] { return proxy.stats().bytes_down == message.size(); }))
+      << "counted down: " << proxy.stats().bytes_down;
   EXPECT_EQ(proxy.stats().bytes_up, message.size());
   EXPECT_EQ(proxy.stats().bytes_down, message.size());
   EXPECT_EQ(proxy.stats().connections, 1u);

@@ -43,6 +43,9 @@ nlohmann::json event_json(const WatchEvent& e) {
     out["seconds"] = s.seconds;
     out["new_connections"] = s.new_connections;
     out["pending_records"] = e.pending_records;
+    nlohmann::json refused = nlohmann::json::array();
+    for (const auto& r : s.set_aside) refused.push_back({{"id", r.record_id}, {"code", r.code}, {"reason", r.reason}});
+    out["refused"] = std::move(refused);
   }
   if (!e.detail.empty()) out["detail"] = e.detail;
   return out;
@@ -89,6 +92,10 @@ std::string event_text(const WatchEvent& e) {
           (s.new_connections == 0 ? "same connection" : plural(s.new_connections, "new connection", "new connections"));
   if (s.conflicts_opened) line += "; " + plural(s.conflicts_opened, "new conflict", "new conflicts") + " (`fieldsync conflicts`)";
   if (e.pending_records) line += "; " + plural(e.pending_records, "record waits", "records wait") + " to be sent";
+  if (!s.set_aside.empty()) {
+    line += "; HQ refused " + plural(s.set_aside.size(), "record", "records") + ", kept here (`fieldsync status`): " +
+            s.set_aside.front().record_id + ": " + s.set_aside.front().reason + (s.set_aside.size() > 1 ? " …" : "");
+  }
   return line;
 }
 

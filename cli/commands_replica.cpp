@@ -24,6 +24,14 @@ bool failed_since_success(const ReplicaStatus& s) {
 // if not, how much waits and why.
 std::string sync_words(const ReplicaStatus& s, bool enrolled, std::int64_t now) {
   const auto ago = [now](std::int64_t at) { return format_ago(at, now); };
+  if (s.set_aside_records > 0) {
+    // Not everything is at HQ, whatever else holds: say so first.
+    std::string out = plural(s.set_aside_records, "record was", "records were") +
+                      " refused by HQ and kept here, not sent (listed below: an edit of one sends it again, "
+                      "`fieldsync sync --retry-refused` sends them all again)";
+    if (s.pending_records == 0) return out + "; nothing else waits to be sent.";
+    return out + "; besides, " + plural(s.pending_records, "record waits", "records wait") + " to be sent.";
+  }
   if (s.pending_records == 0) {
     if (s.last_sync_millis) return "Everything is at HQ (last sync " + ago(*s.last_sync_millis) + ").";
     return enrolled ? "Nothing waits to be sent." : "Nothing waits to be sent; this replica is not enrolled with HQ yet.";
@@ -78,7 +86,12 @@ void register_replica_commands(CLI::App& app, CommandState& state) {
     const auto enrollment = load_enrollment(replica->home());
     const std::int64_t now = Clock::system_millis();
     const bool field = s.office != "HQ";
+    const std::vector<SetAsideRecord> set_aside = replica->set_aside_records();
     if (state.options.json) {
+      nlohmann::json refused = nlohmann::json::array();
+      for (const auto& r : set_aside) {
+        refused.push_back({{"id", r.record_id}, {"code", r.code}, {"reason", r.reason}, {"refused", moment_json(r.at_millis, now)}});
+      }
       nlohmann::json last_failure = moment_json(s.last_failure_millis, now);
       if (!last_failure.is_null()) last_failure["reason"] = s.last_failure;
       nlohmann::json by_type = nlohmann::json::object();
@@ -91,12 +104,13 @@ void register_replica_commands(CLI::App& app, CommandState& state) {
                   {"by_type", by_type},
                   {"pending_records", s.pending_records},
                   {"pending_changes", s.pending_changes},
+                  {"set_aside", refused},
                   {"clock", format_hlc_time(s.clock)},
                   {"hq", enrollment ? nlohmann::json(enrollment->hq_url) : nlohmann::json(nullptr)},
                   {"last_sync", moment_json(s.last_sync_millis, now)},
                   {"last_failure", last_failure},
                   {"failed_since_last_sync", failed_since_success(s)},
-                  {"all_at_hq", field ? nlohmann::json(s.pending_records == 0) : nlohmann::json(nullptr)},
+                  {"all_at_hq", field ? nlohmann::json(s.pending_records == 0 && s.set_aside_records == 0) : nlohmann::json(nullptr)},
                   {"summary", field ? nlohmann::json(sync_words(s, enrollment.has_value(), now)) : nlohmann::json(nullptr)}});
       return;
     }
@@ -119,6 +133,12 @@ void register_replica_commands(CLI::App& app, CommandState& state) {
       if (s.last_failure_millis) {
         std::cout << "last failure:     " << format_local_time(*s.last_failure_millis) << " ("
                   << format_ago(*s.last_failure_millis, now) << "): " << s.last_failure << "\n";
+      }
+      if (!set_aside.empty()) {
+        std::cout << "refused by HQ:    " << set_aside.size() << " records kept here, not sent:\n";
+        for (const auto& r : set_aside) {
+          std::cout << "  " << r.record_id << " (" << format_ago(r.at_millis, now) << "): " << r.reason << "\n";
+        }
       }
     }
   });

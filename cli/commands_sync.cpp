@@ -106,8 +106,12 @@ void register_sync_commands(CLI::App& app, CommandState& state) {
   });
 
   auto* sync = app.add_subcommand("sync", "Send unsent changes to HQ and receive what changed there");
-  sync->callback([&state] {
+  auto retry_refused = std::make_shared<bool>(false);
+  sync->add_flag("--retry-refused", *retry_refused,
+                 "Send again the records HQ refused before (kept here, listed by `fieldsync status`)");
+  sync->callback([&state, retry_refused] {
     OpenReplica replica(state.options);
+    const std::size_t retried = *retry_refused ? replica->send_set_aside_again() : 0;
     auto enrollment = load_enrollment(replica->home());
     if (!enrollment) {
       throw Error(Errc::not_initialized, "this replica is not enrolled with HQ: run `fieldsync enroll --hq URL --ca FILE --token TOKEN`");
@@ -119,7 +123,11 @@ void register_sync_commands(CLI::App& app, CommandState& state) {
     const SyncSummary s = client.run();  // on a throw, ~ProgressLine wipes the line before the error shows
     progress.wipe();
     if (state.options.json) {
+      nlohmann::json refused = nlohmann::json::array();
+      for (const auto& r : s.set_aside) refused.push_back({{"id", r.record_id}, {"code", r.code}, {"reason", r.reason}});
       print_json({{"sent", s.records_sent},
+                  {"refused", refused},
+                  {"retried_refused", retried},
                   {"received", s.records_received},
                   {"conflicts", s.conflicts_opened},
                   {"requests", s.requests},
@@ -136,6 +144,12 @@ void register_sync_commands(CLI::App& app, CommandState& state) {
               << s.seconds << " s.\n";
     if (s.restamped) std::cout << "This laptop's clock was ahead of HQ's: " << s.restamped << " unsent changes were stamped again.\n";
     if (s.conflicts_opened) std::cout << "See them with `fieldsync conflicts`.\n";
+    if (!s.set_aside.empty()) {
+      // Printed in full: each is a record a person must look at (HQ will not take it as it is).
+      std::cout << "HQ refused " << s.set_aside.size() << (s.set_aside.size() == 1 ? " record" : " records")
+                << "; kept here and not sent again until edited (`fieldsync sync --retry-refused` to try again):\n";
+      for (const auto& r : s.set_aside) std::cout << "  " << r.record_id << ": " << r.reason << "\n";
+    }
   });
 
   auto* conflicts = app.add_subcommand("conflicts", "Fields where concurrent changes wait for a person; `conflicts resolve` settles one");

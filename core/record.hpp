@@ -101,6 +101,17 @@ struct TypeCount {
   std::int64_t deleted = 0;
 };
 
+// A record of the outbox HQ refused for its own sake (another office's id, a type HQ does not
+// publish, values its type forbids), set aside so the rest of the outbox still goes: not sent
+// again while it stays as it was when refused (see Replica::set_aside).
+struct SetAsideRecord {
+  std::string record_id;
+  Hlc last_hlc = 0;        // the outbox's newest local write of the record when HQ refused it
+  std::string code;        // HQ's: forbidden, unknown_type, validation, invalid_input
+  std::string reason;      // HQ's words
+  std::int64_t at_millis = 0;  // when HQ refused it (Unix milliseconds)
+};
+
 struct ReplicaStatus {
   std::string office;
   std::string replica_id;
@@ -109,6 +120,7 @@ struct ReplicaStatus {
   std::vector<TypeCount> by_type;
   std::int64_t pending_records = 0;  // records with unsent changes
   std::int64_t pending_changes = 0;  // unsent field changes
+  std::int64_t set_aside_records = 0;  // refused by HQ, kept here, not in pending_records
   Hlc clock = 0;
   // The sync log (see Replica::note_sync_finished): when the last sync finished, and the last one
   // that failed (which may be older than the last success), with its reason. Unix milliseconds.

@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -137,6 +138,16 @@ class Replica {
   // HQ stored these: clears them from the outbox, except records written again since.
   void acknowledge(const std::vector<OutboxMark>& marks);
 
+  // Records HQ refused for their own sake, set aside in one transaction: outbox_page skips each
+  // while its outbox entry stays as it was refused (`last_hlc`), so the rest of the outbox goes;
+  // a later local write of it sends it again. Nothing of the record itself changes.
+  void set_aside(const std::vector<SetAsideRecord>& records);
+  // Those still set aside (not written since), oldest refusal first.
+  std::vector<SetAsideRecord> set_aside_records();
+  // Puts every set-aside record back in the outbox's way (HQ may accept them now: a type
+  // published since, an office moved). Returns how many.
+  std::size_t send_set_aside_again();
+
   // Merges changes from another replica into this one, in one transaction. Observes every
   // version seen, so later local writes are newer than anything merged.
   //
@@ -164,11 +175,17 @@ class Replica {
     std::vector<bool> checked_as_new;
   };
   ApplySummary apply(const std::vector<RecordChange>& changes, const ApplyOptions& options);
-  // For each change, true when it is a record as created (one write per field, by its creator)
-  // whose values pass every check apply() runs on a new record: the type's, by its plugin. Reads
-  // nothing from the store, so HQ runs it outside its store lock, on `threads` threads for a big
-  // page; apply() then checks only what it could not vouch for.
-  std::vector<bool> check_as_new(const std::vector<RecordChange>& changes, unsigned threads) const;
+  // The type checks of the changes that are records as created (one write per field, by its
+  // creator), as apply() runs them on a new record: the type's, by its plugin. Reads nothing
+  // from the store, so HQ runs it outside its store lock, on `threads` threads for a big page;
+  // apply() then checks only what it could not vouch for.
+  struct AsNewChecks {
+    std::vector<bool> vouched;  // by index: passes every check of a new record
+    // By index: the rules its values break, as a new record (apply() would refuse it if it is
+    // new here; a record HQ already holds is merged, and apply() decides).
+    std::map<std::size_t, std::vector<FieldIssue>> broken;
+  };
+  AsNewChecks check_as_new(const std::vector<RecordChange>& changes, unsigned threads) const;
   // apply() with check, cursor and newest_allowed only.
   ApplySummary apply_changes(const std::vector<RecordChange>& changes, bool check,
                              std::optional<std::int64_t> cursor = std::nullopt,

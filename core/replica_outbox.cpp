@@ -52,6 +52,7 @@ OutboxPage Replica::outbox_page(std::size_t max_records, std::size_t max_bytes, 
   Query q = store_->query(
       "SELECT o.record_id, o.fields, o.last_hlc, length(r.fields) + length(r.states) FROM outbox o "
       "JOIN records r ON r.id = o.record_id WHERE (o.last_hlc, o.record_id) > (?2, ?3) "
+      "AND NOT EXISTS (SELECT 1 FROM set_aside s WHERE s.record_id = o.record_id AND s.last_hlc = o.last_hlc) "
       "ORDER BY o.last_hlc, o.record_id LIMIT ?1");
   q.bind(1, static_cast<std::int64_t>(max_records + 1));
   q.bind(2, after ? static_cast<std::int64_t>(after->last_hlc) : std::int64_t{-1}).bind(3, after ? after->record_id : std::string());
@@ -91,7 +92,15 @@ void Replica::acknowledge(const std::vector<OutboxMark>& marks) {
 void Replica::clear_outbox(const std::vector<OutboxMark>& marks) {
   if (marks.empty()) return;
   Hlc sent = std::stoull(store_->meta("sent_clock").value_or("0"));
+  // A record HQ stored is no longer set aside (refused once, accepted since: edited, or HQ
+  // changed). Looked for only when anything is set aside: a first push acknowledges 100,000.
+  bool forget_set_aside = false;
+  {
+    Query any = store_->query("SELECT EXISTS (SELECT 1 FROM set_aside)");
+    forget_set_aside = any.step() && any.integer(0) != 0;
+  }
   for (const auto& mark : marks) {
+    if (forget_set_aside) store_->query("DELETE FROM set_aside WHERE record_id = ?1").bind(1, mark.record_id).run();
     sent = std::max(sent, mark.last_hlc);
     // A record written again while the page was on its way stays queued (with all its fields).
     store_->query("DELETE FROM outbox WHERE record_id = ?1 AND last_hlc <= ?2")

@@ -242,10 +242,17 @@ ReplicaStatus Replica::status() {
   // A never-sent record (fields NULL) sends every field.
   Query q = store_->query(
       "SELECT count(*), coalesce(sum(CASE WHEN o.fields IS NULL THEN (SELECT count(*) FROM json_each(r.fields)) "
-      "ELSE json_array_length(o.fields) END), 0) FROM outbox o JOIN records r ON r.id = o.record_id");
+      "ELSE json_array_length(o.fields) END), 0) FROM outbox o JOIN records r ON r.id = o.record_id "
+      "WHERE NOT EXISTS (SELECT 1 FROM set_aside s WHERE s.record_id = o.record_id AND s.last_hlc = o.last_hlc)");
   q.step();
   status.pending_records = q.integer(0);
   status.pending_changes = q.integer(1);
+  {
+    Query aside = store_->query(
+        "SELECT count(*) FROM set_aside s JOIN outbox o ON o.record_id = s.record_id AND o.last_hlc = s.last_hlc");
+    aside.step();
+    status.set_aside_records = aside.integer(0);
+  }
   auto millis = [&](const char* key) -> std::optional<std::int64_t> {
     const auto value = store_->meta(key);
     if (!value) return std::nullopt;

@@ -54,7 +54,7 @@ class Query {
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   enum class Mode { open_existing, create_new };
 

@@ -28,6 +28,12 @@
 //                whole outbox (100,000 rows after an import) for each page.
 //   feed.field   '*' names every field of the record (a record created or received whole): one
 //                row instead of one per field. A later change of one field adds that field's row.
+//
+// Version 3 (per-record refusals: one record HQ refuses no longer holds back the outbox):
+//   set_aside    records of the outbox HQ refused for their own sake (another office's id, a type
+//                HQ does not publish, values its type forbids), with HQ's reason: not sent again
+//                while the record stays as it was refused (`last_hlc` is the outbox's when HQ
+//                refused it). A local edit moves the outbox past it and the record goes again.
 #pragma once
 
 namespace fieldsync::store_schema {
@@ -91,10 +97,20 @@ ALTER TABLE feed ADD COLUMN origin TEXT;
 CREATE INDEX outbox_by_time ON outbox(last_hlc, record_id);
 )SQL";
 
+inline constexpr const char* kVersion3 = R"SQL(
+CREATE TABLE set_aside(
+  record_id TEXT PRIMARY KEY,
+  last_hlc  INTEGER NOT NULL,
+  code      TEXT NOT NULL,
+  reason    TEXT NOT NULL,
+  at_millis INTEGER NOT NULL
+) WITHOUT ROWID;
+)SQL";
+
 // The feed field that stands for every field of its record (see version 2).
 inline constexpr const char* kWholeRecord = "*";
 
 // Scripts in order: kMigrations[i] takes the store from version i to i + 1.
-inline constexpr const char* kMigrations[] = {kVersion1, kVersion2};
+inline constexpr const char* kMigrations[] = {kVersion1, kVersion2, kVersion3};
 
 }  // namespace fieldsync::store_schema

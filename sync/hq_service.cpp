@@ -9,6 +9,7 @@
 #include "core/error.hpp"
 #include "core/tuning.hpp"
 #include "sync/protocol.hpp"
+#include "sync/record_refusals.hpp"
 
 namespace fieldsync {
 namespace {
@@ -44,6 +45,20 @@ std::string bearer_token_of(const std::map<std::string, std::string>& headers) {
   constexpr std::string_view prefix = "Bearer ";
   if (it->second.size() <= prefix.size() || it->second.compare(0, prefix.size(), prefix) != 0) return {};
   return it->second.substr(prefix.size());
+}
+
+// The record of the page an Error from apply() is about ("record <id>", see Error::where), when
+// it is one of the page's and the error is the record's own (its input or its values), not HQ's.
+std::optional<std::string> refused_record(const Error& e, const std::vector<RecordChange>& changes) {
+  if (e.code() != Errc::invalid_input && e.code() != Errc::validation) return std::nullopt;
+  constexpr std::string_view prefix = "record ";
+  const std::string& where = e.where();
+  if (where.size() <= prefix.size() || where.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
+  const std::string id = where.substr(prefix.size());
+  for (const auto& change : changes) {
+    if (change.id == id) return id;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -111,22 +126,27 @@ HttpResponse HqService::sync(const HttpRequest& request) {
                       "at most " + std::to_string(tuning::kSyncMaxPushRecords) + " records per request");
   }
   // Every version of every change, before anything is touched (HQ's clock included): one
-  // version far ahead, observed, would date every later write of HQ and of every office.
+  // version far ahead, observed, would date every later write of HQ and of every office. A record
+  // refused for its own sake is listed with every other one (see record_refusals.hpp).
   const std::int64_t hq_time = Clock::system_millis();
   const Hlc newest_allowed = newest_allowed_at(hq_time);
+  std::vector<protocol::RecordRefusal> refused;
   std::optional<HttpResponse> ahead;
   for (const auto& change : sync_request.changes) {
     if (change.office != *office) {
-      return json_error(403, "forbidden",
-                        "office " + *office + " may not write records of " +
-                            (change.office == "HQ" ? std::string("HQ") : "office " + change.office) + " (record " +
-                            change.id + ")");
+      refused.push_back({change.id, 403, "forbidden",
+                         "office " + *office + " may not write records of " +
+                             (change.office == "HQ" ? std::string("HQ") : "office " + change.office) + " (record " +
+                             change.id + ")",
+                         {}});
+      continue;
     }
     // HQ publishes the types, so it stores only records of a type it knows (a laptop keeps what it
     // lacks a plugin for; HQ is where a type comes from).
     if (types_->find(change.type) == nullptr) {
-      return json_error(400, "unknown_type",
-                        "record " + change.id + ": HQ has no data type named '" + change.type + "'");
+      refused.push_back({change.id, 400, "unknown_type",
+                         "record " + change.id + ": HQ has no data type named '" + change.type + "'", {}});
+      continue;
     }
     const VersionVerdict verdict = check_versions(change, newest_allowed);
     if (verdict.fault == VersionFault::ahead) {
@@ -139,20 +159,33 @@ HttpResponse HqService::sync(const HttpRequest& request) {
       }
     } else if (verdict.fault != VersionFault::none) {
       // Malformed or absurdly old: re-stamping cannot mend it, so not "clock_ahead".
-      return json_error(400, "invalid_input", "record " + change.id + ": " + verdict.message);
+      refused.push_back({change.id, 400, "invalid_input", "record " + change.id + ": " + verdict.message, {}});
     }
   }
+  if (!refused.empty()) return protocol::refusal_response(refused);
   if (ahead) return *ahead;
   // The type checks of new records need no store: run before the lock, on more than one core.
+  Replica::AsNewChecks checks = replica_->check_as_new(sync_request.changes, tuning::kHqCheckThreads);
   Replica::ApplyOptions apply;
-  apply.checked_as_new = replica_->check_as_new(sync_request.changes, tuning::kHqCheckThreads);
+  apply.checked_as_new = std::move(checks.vouched);
 
   std::lock_guard lock(replica_mutex_);
-  for (const auto& change : sync_request.changes) {
-    if (auto owner = replica_->office_of(change.id); owner && *owner != *office) {
-      return json_error(403, "forbidden", "record " + change.id + " belongs to " + *owner + ", not to office " + *office);
+  for (std::size_t i = 0; i < sync_request.changes.size(); ++i) {
+    const RecordChange& change = sync_request.changes[i];
+    const auto owner = replica_->office_of(change.id);
+    if (owner && *owner != *office) {
+      refused.push_back({change.id, 403, "forbidden",
+                         "record " + change.id + " belongs to " + *owner + ", not to office " + *office, {}});
+    } else if (const auto broken = checks.broken.find(i); !owner && broken != checks.broken.end()) {
+      // New here and its values break its type's rules: what apply() would refuse it for.
+      const std::size_t rules = broken->second.size();
+      refused.push_back({change.id, 400, "validation",
+                         "the " + change.type + " record would break " + std::to_string(rules) +
+                             (rules == 1 ? " rule" : " rules"),
+                         std::move(broken->second)});
     }
   }
+  if (!refused.empty()) return protocol::refusal_response(refused);
   protocol::SyncResponse response;
   try {
     apply.check = true;
@@ -178,6 +211,10 @@ HttpResponse HqService::sync(const HttpRequest& request) {
     response.hq_time = Clock::system_millis();
     return HttpResponse{200, "application/json", protocol::encode(response, changes), {}};
   } catch (const Error& e) {
+    // A change apply() refused names its record: the laptop may set that one aside as well.
+    if (const auto id = refused_record(e, sync_request.changes)) {
+      return protocol::refusal_response({{*id, 400, to_string(e.code()), e.what(), e.issues()}});
+    }
     return error_response(e);
   }
 }

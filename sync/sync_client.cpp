@@ -4,6 +4,7 @@
 #include <chrono>
 #include <exception>
 #include <future>
+#include <map>
 #include <cstdlib>
 #include <string>
 
@@ -17,6 +18,7 @@
 #include "sync/internal/pull_side.hpp"
 #include "sync/internal/push_side.hpp"
 #include "sync/protocol.hpp"
+#include "sync/record_refusals.hpp"
 
 namespace fieldsync {
 namespace {
@@ -150,6 +152,27 @@ bool is_network_error(const std::exception_ptr& error) {
 
 }  // namespace
 
+bool SyncClient::set_aside_refused(const std::string& body, const sync_internal::PushPage& page, SyncSummary& summary) {
+  const std::vector<protocol::RecordRefusal> refusals = protocol::refusals_of(parse_answer(body));
+  if (refusals.empty()) return false;
+  std::map<std::string, Hlc> sent;
+  for (const auto& mark : page.marks) sent.emplace(mark.record_id, mark.last_hlc);
+  std::vector<SetAsideRecord> records;
+  const std::int64_t now = Clock::system_millis();
+  for (const auto& refusal : refusals) {
+    // Only what this page carried: a refusal naming anything else is no answer to it, and the
+    // sync stops on it as on any refusal.
+    const auto it = sent.find(refusal.id);
+    if (it == sent.end()) return false;
+    std::string reason = refusal.message;
+    for (const auto& issue : refusal.issues) reason += "; " + (issue.field.empty() ? std::string() : issue.field + ": ") + issue.message;
+    records.push_back(SetAsideRecord{refusal.id, it->second, refusal.code, std::move(reason), now});
+  }
+  replica_.set_aside(records);
+  summary.set_aside.insert(summary.set_aside.end(), records.begin(), records.end());
+  return true;
+}
+
 SyncSummary SyncClient::converse(HttpsClient& http) {
   using sync_internal::PullSide;
   using sync_internal::PushPage;
@@ -242,6 +265,14 @@ SyncSummary SyncClient::converse(HttpsClient& http) {
       summary.restamped = replica_.restamp_unsent(make_hlc(static_cast<std::uint64_t>(hq_time), 0), summary.clock_offset_millis);
       restamped = true;
       next.reset();  // the versions changed: every page is read again
+      current = send(push.read(nullptr), cursor.pull);
+      next = read_after(current->page);
+      continue;
+    }
+    // Some records refused for their own sake: set aside (kept here, listed by `status`), and
+    // the rest sent again — HQ stored nothing of the refused page.
+    if ((done.result.status == 400 || done.result.status == 403) && set_aside_refused(done.result.body, current->page, summary)) {
+      next.reset();
       current = send(push.read(nullptr), cursor.pull);
       next = read_after(current->page);
       continue;

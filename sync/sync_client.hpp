@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "core/replica.hpp"
 #include "sync/enrollment.hpp"
@@ -25,6 +26,9 @@
 namespace fieldsync {
 
 class HttpsClient;
+namespace sync_internal {
+struct PushPage;
+}
 
 struct SyncSummary {
   std::size_t requests = 0;
@@ -38,6 +42,9 @@ struct SyncSummary {
   std::int64_t clock_offset_millis = 0;
   double seconds = 0;
   bool stopped = false;  // SyncOptions::should_stop said so between pages: the rest waits
+  // Records HQ refused for their own sake in this sync, set aside (Replica::set_aside): the rest
+  // went without them.
+  std::vector<SetAsideRecord> set_aside;
 };
 
 // How far a running sync has got, for a progress line.
@@ -90,6 +97,9 @@ class SyncClient {
 
  private:
   SyncSummary converse(HttpsClient& connection);
+  // When HQ's refusal of `page` names some of its records (protocol::refusals_of): sets them
+  // aside and says so; false when it names none, or any the page did not carry.
+  bool set_aside_refused(const std::string& body, const sync_internal::PushPage& page, SyncSummary& summary);
 
   Replica& replica_;
   Enrollment enrollment_;

@@ -164,9 +164,16 @@ TEST_F(SyncTest, CheckAsNewVouchesForValidNewRecordsOnly) {
   page[10] = invalid;
   page[20] = edited;
   page[30] = unknown_type;
-  const std::vector<bool> vouched = hq.check_as_new(page, 2);
+  const Replica::AsNewChecks checks = hq.check_as_new(page, 2);
+  const std::vector<bool>& vouched = checks.vouched;
   ASSERT_EQ(vouched.size(), page.size());
   for (std::size_t i = 0; i < page.size(); ++i) EXPECT_EQ(vouched[i], i != 10 && i != 20 && i != 30) << i;
+  // Only the one whose values break its type's rules is named broken, with the rule: the edited
+  // one is not a record as created (apply decides), the unknown type is not this check's to judge.
+  ASSERT_EQ(checks.broken.size(), 1u);
+  ASSERT_EQ(checks.broken.count(10), 1u);
+  ASSERT_FALSE(checks.broken.at(10).empty());
+  EXPECT_EQ(checks.broken.at(10).front().field, "priority_area");
 
   // The invalid record is refused even when the page comes with the vouchers.
   Replica::ApplyOptions options;
@@ -175,7 +182,7 @@ TEST_F(SyncTest, CheckAsNewVouchesForValidNewRecordsOnly) {
   EXPECT_THROW(hq.apply(page, options), Error);
   page.erase(page.begin() + 30);
   page.erase(page.begin() + 10);
-  options.checked_as_new = hq.check_as_new(page, 2);
+  options.checked_as_new = hq.check_as_new(page, 2).vouched;
   EXPECT_EQ(hq.apply(page, options).records_added, page.size());
 }
 

@@ -118,6 +118,62 @@ TEST_F(HqBadInput, AChangeThatBreaksItsSchemaGets400NamingTheField) {
   expect_refused(protocol::encode(page), ner_token_, 400, {"priority_area"});
 }
 
+// Records refused for their own sake are all named under error.records, with their own status,
+// code and words, so a laptop sets exactly those aside; the answer's status and code are the
+// first one's, and nothing of the page is stored.
+TEST_F(HqBadInput, EveryRecordAPageIsRefusedForIsNamedWithItsReason) {
+  const RecordChange good = request_from("NER").changes[0];
+  RecordChange afg = request_from("AFG").changes[0];
+  RecordChange unknown = request_from("NER").changes[0];
+  unknown.type = "displacement";
+  // Checked before the store is: another office's record, a type HQ does not publish.
+  protocol::SyncRequest before_lock = request_from("NER");
+  before_lock.changes = {good, afg, unknown};
+  expect_refused(protocol::encode(before_lock), ner_token_, 403, {"forbidden"});
+  nlohmann::json json = nlohmann::json::parse(post(protocol::encode(before_lock), ner_token_).body);
+  ASSERT_EQ(json["error"]["records"].size(), 2u) << json.dump();
+  EXPECT_EQ(json["error"]["records"][0]["id"], afg.id);
+  EXPECT_EQ(json["error"]["records"][0]["status"], 403);
+  EXPECT_EQ(json["error"]["records"][1]["id"], unknown.id);
+  EXPECT_EQ(json["error"]["records"][1]["code"], "unknown_type");
+  EXPECT_NE(json["error"]["records"][1]["message"].get<std::string>().find("'displacement'"), std::string::npos);
+
+  // Checked against the store: values a new record may not hold, an id another office owns.
+  protocol::SyncRequest stored = request_from("AFG");
+  ASSERT_EQ(post(protocol::encode(stored), afg_token_).status, 200);
+  RecordChange relabelled = stored.changes[0];
+  relabelled.office = "NER";
+  RecordChange invalid = request_from("NER").changes[0];
+  invalid.fields["priority_area"].heads[0].value = 42;
+  protocol::SyncRequest at_lock = request_from("NER");
+  at_lock.changes = {good, invalid, relabelled};
+  expect_refused(protocol::encode(at_lock), ner_token_, 400, {"validation", "priority_area"});
+  json = nlohmann::json::parse(post(protocol::encode(at_lock), ner_token_).body);
+  ASSERT_EQ(json["error"]["records"].size(), 2u) << json.dump();
+  EXPECT_EQ(json["error"]["records"][0]["id"], invalid.id);
+  EXPECT_EQ(json["error"]["records"][0]["code"], "validation");
+  EXPECT_EQ(json["error"]["records"][0]["issues"][0]["field"], "priority_area");
+  EXPECT_EQ(json["error"]["records"][1]["id"], relabelled.id);
+  EXPECT_EQ(json["error"]["records"][1]["status"], 403);
+  EXPECT_NE(json["error"]["records"][1]["message"].get<std::string>().find("belongs to AFG"), std::string::npos);
+
+  // Refused by the merge itself (a version given another value): that record is named too.
+  protocol::SyncRequest first = request_from("NER");
+  ASSERT_EQ(post(protocol::encode(first), ner_token_).status, 200);
+  RecordChange reused = first.changes[0];
+  reused.fields["title"].heads[0].value = "Atelier renommé";
+  protocol::SyncRequest in_apply = request_from("NER");
+  in_apply.changes = {good, reused};
+  expect_refused(protocol::encode(in_apply), ner_token_, 400, {"one version names one value"});
+  json = nlohmann::json::parse(post(protocol::encode(in_apply), ner_token_).body);
+  ASSERT_EQ(json["error"]["records"].size(), 1u) << json.dump();
+  EXPECT_EQ(json["error"]["records"][0]["id"], reused.id);
+
+  // A malformed page names no record: nothing for a laptop to set aside.
+  json = nlohmann::json::parse(post("[1, 2, 3]", ner_token_).body);
+  EXPECT_FALSE(json["error"].contains("records"));
+}
+
 TEST_F(HqBadInput, VersionsStampedFarAheadOfHqsClockGet409WithHqsTime) {
   protocol::SyncRequest request = request_from("NER");
   const Hlc future = make_hlc(static_cast<std::uint64_t>(Clock::system_millis()) + 3ull * 86'400'000ull, 0);

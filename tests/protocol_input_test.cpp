@@ -10,6 +10,7 @@
 #include "core/error.hpp"
 #include "sync/internal/request_shape.hpp"
 #include "sync/protocol.hpp"
+#include "sync/record_refusals.hpp"
 
 namespace fieldsync {
 namespace {
@@ -85,6 +86,33 @@ void places(const nlohmann::json& value, const nlohmann::json::json_pointer& at,
     for (const auto& [key, item] : value.items()) places(item, at / key, out);
   } else if (value.is_array()) {
     for (std::size_t i = 0; i < value.size(); ++i) places(value[i], at / i, out);
+  }
+}
+
+// What HQ lists of a page's refused records reads back the same; an answer that lists them in any
+// other shape lists nothing, so the laptop sets nothing aside and the sync stops on it.
+TEST(RecordRefusals, ReadBackWhatHqListsAndNothingFromAnyOtherShape) {
+  const std::string long_id(5000, 'a');
+  const HttpResponse answer = protocol::refusal_response(
+      {{"0190a1b2-0000-7000-8000-000000000001", 403, "forbidden", "record 0190… belongs to AFG, not to office NER", {}},
+       {long_id, 400, "validation", "the activity record would break 1 rule",
+        {FieldIssue{"priority_area", "maximum", "doit être au plus 18 — يجب ألا يتجاوز 18"}}}});
+  EXPECT_EQ(answer.status, 403);
+  const nlohmann::json body = nlohmann::json::parse(answer.body);
+  EXPECT_EQ(body["error"]["code"], "forbidden");
+  const auto refusals = protocol::refusals_of(body);
+  ASSERT_EQ(refusals.size(), 2u);
+  EXPECT_EQ(refusals[0].id, "0190a1b2-0000-7000-8000-000000000001");
+  EXPECT_EQ(refusals[0].status, 403);
+  EXPECT_LT(refusals[1].id.size(), 300u) << "an echoed id is bounded";
+  ASSERT_EQ(refusals[1].issues.size(), 1u);
+  EXPECT_EQ(refusals[1].issues[0].message, "doit être au plus 18 — يجب ألا يتجاوز 18");
+
+  for (const char* other : {R"({"error": {"code": "x", "message": "y"}})", R"({"error": {"records": 7}})",
+                            R"({"error": {"records": [{"id": "a", "status": 500}]}})",
+                            R"({"error": {"records": [{"id": "a"}]}})", R"({"error": {"records": [{"status": 400}]}})",
+                            R"({"error": {"records": [{"id": "a", "status": 400}, 3]}})", R"([1])", R"("text")"}) {
+    EXPECT_TRUE(protocol::refusals_of(nlohmann::json::parse(other)).empty()) << other;
   }
 }
 

@@ -194,6 +194,51 @@ TEST_F(ReplicaTest, OutboxSendsNewRecordsWholeThenOnlyChangedFields) {
   EXPECT_EQ(replica_->status().pending_records, 1);
 }
 
+// A record HQ refused is set aside: no page carries it while it stays as refused, the status
+// counts it apart from what waits to be sent; an edit sends it again, an acknowledgement forgets
+// it, and send_set_aside_again puts every one back.
+TEST_F(ReplicaTest, SetAsideRecordsLeaveTheOutboxPagesUntilEditedOrSentAgain) {
+  const Record a = replica_->add("activity", workshop());
+  const Record b = replica_->add("activity", workshop());
+  const Record c = replica_->add("activity", workshop());
+  OutboxPage page = replica_->outbox_page(10);
+  ASSERT_EQ(page.marks.size(), 3u);
+  replica_->set_aside({SetAsideRecord{a.id, page.marks[0].last_hlc, "forbidden", "record belongs to AFG", 1000},
+                       SetAsideRecord{b.id, page.marks[1].last_hlc, "unknown_type", "HQ has no data type named 'x'", 2000}});
+  page = replica_->outbox_page(10);
+  ASSERT_EQ(page.marks.size(), 1u);
+  EXPECT_EQ(page.marks[0].record_id, c.id);
+  ReplicaStatus status = replica_->status();
+  EXPECT_EQ(status.pending_records, 1);
+  EXPECT_EQ(status.set_aside_records, 2);
+  const std::vector<SetAsideRecord> aside = replica_->set_aside_records();
+  ASSERT_EQ(aside.size(), 2u);
+  EXPECT_EQ(aside[0].record_id, a.id);
+  EXPECT_EQ(aside[0].reason, "record belongs to AFG");
+  EXPECT_EQ(aside[1].code, "unknown_type");
+
+  // Set aside survives a restart: it is in the store, not in memory.
+  replica_.reset();
+  replica_ = std::make_unique<Replica>(home(), host_);
+  EXPECT_EQ(replica_->outbox_page(10).marks.size(), 1u);
+
+  // An edit moves the record past its refusal: it goes again.
+  replica_->edit(a.id, {{"participants", 12}});
+  page = replica_->outbox_page(10);
+  ASSERT_EQ(page.marks.size(), 2u);
+  EXPECT_EQ(replica_->status().set_aside_records, 1);
+  // HQ took it this time: acknowledged, and no longer set aside even if its old row lingered.
+  replica_->acknowledge(page.marks);
+  EXPECT_EQ(replica_->status().pending_records, 0);
+  EXPECT_EQ(replica_->set_aside_records().size(), 1u);
+
+  EXPECT_EQ(replica_->send_set_aside_again(), 1u);
+  page = replica_->outbox_page(10);
+  ASSERT_EQ(page.marks.size(), 1u);
+  EXPECT_EQ(page.marks[0].record_id, b.id);
+  EXPECT_EQ(replica_->status().set_aside_records, 0);
+}
+
 TEST_F(ReplicaTest, OutboxPagesAreBounded) {
   for (int i = 0; i < 5; ++i) replica_->add("activity", workshop());
   OutboxPage page = replica_->outbox_page(2);
@@ -338,7 +383,7 @@ TEST(ReplicaSetup, RefusesABadOfficeCodeAndAMissingReplica) {
 TEST_F(ReplicaTest, SnapshotOfTheStoreSeesEveryTable) {
   replica_->add("activity", workshop());
   const std::string before = snapshot_store(db());
-  for (const char* table : {"meta", "records", "outbox", "history", "conflicts", "feed"}) {
+  for (const char* table : {"meta", "records", "outbox", "history", "conflicts", "feed", "set_aside"}) {
     EXPECT_NE(before.find(std::string("== ") + table + "\n"), std::string::npos) << table;
   }
   const auto changed_by = [&](const std::string& sql) {

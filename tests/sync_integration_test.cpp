@@ -3,6 +3,8 @@
 // edits, a certificate HQ's CA did not sign, wrong and revoked tokens, and a clean shutdown.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "hq_fixture.hpp"
 
 namespace fieldsync {
@@ -164,6 +166,85 @@ TEST_F(SyncIntegration, OneFileImportedOnTwoLaptopsAndEditsThatTogetherBreakARul
   EXPECT_EQ(ner2.json({"show", id})["fields"]["end_date"], "2018-03-11");
   EXPECT_EQ(ner1.records(), ner2.records());
   for (Laptop* laptop : {&ner1, &ner2}) EXPECT_EQ(laptop->json({"status"})["pending_records"], 0);
+}
+
+// One file imported by two offices: its lines name their ids, so the second office's copies are
+// records HQ holds as the first office's. HQ refuses those, each for its own sake, and they are
+// set aside on the laptop, listed with HQ's reason; everything else of the outbox still goes, in
+// this sync and every later one. Before, HQ refused the whole page, and the office's outbox was
+// stuck behind those records for good.
+TEST_F(SyncIntegration, RecordsHqRefusesAreSetAsideAndTheRestOfTheOutboxStillGoes) {
+  Laptop ner1 = enroll("ner1", "NER", ner_token_);
+  Laptop afg1 = enroll("afg1", "AFG", afg_token_);
+  Laptop afg2 = enroll("afg2", "AFG", afg_token_);
+  ASSERT_EQ(ner1.run({"import", "activity", slice_of_activities(dir_.path(), 0, 30).string()}).exit_code, 0);
+  EXPECT_EQ(ner1.sync()["sent"], 30);
+  // AFG imports lines 20-49: 10 of them are NER's records at HQ.
+  ASSERT_EQ(afg1.run({"import", "activity", slice_of_activities(dir_.path(), 20, 30).string()}).exit_code, 0);
+  const std::string own = afg1.json({"add", "activity", "title=ورشة عمل في كابول", "priority_area=8", "goal=2.8.1",
+                                     "kind=workshop", "status=planned"})["id"];
+
+  // Pages of 4 records: refusals land in several pages, with the next page already in flight.
+  RunResult first = run_fieldsync({"--home", afg1.home().string(), "sync", "--json"}, {{"FIELDSYNC_SYNC_PAGE_RECORDS", "4"}});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const nlohmann::json synced = nlohmann::json::parse(first.out);
+  EXPECT_EQ(synced["sent"], 21) << "AFG's own 20 imported records and the one added";
+  ASSERT_EQ(synced["refused"].size(), 10u) << synced.dump();
+  const std::set<std::string> ner_ids = [&] {
+    std::set<std::string> ids;
+    for (const auto& [id, record] : ner1.records()) ids.insert(id);
+    return ids;
+  }();
+  for (const auto& refused : synced["refused"]) {
+    EXPECT_EQ(ner_ids.count(refused["id"].get<std::string>()), 1u) << refused.dump();
+    EXPECT_EQ(refused["code"], "forbidden");
+    EXPECT_NE(refused["reason"].get<std::string>().find("belongs to NER"), std::string::npos) << refused.dump();
+  }
+
+  // The laptop says so: not everything is at HQ, and which records, why.
+  nlohmann::json status = afg1.json({"status"});
+  EXPECT_EQ(status["pending_records"], 0);
+  EXPECT_EQ(status["set_aside"].size(), 10u);
+  EXPECT_EQ(status["all_at_hq"], false);
+  EXPECT_NE(status["summary"].get<std::string>().find("10 records were refused by HQ"), std::string::npos) << status["summary"];
+  const RunResult text = afg1.run({"status"});
+  EXPECT_NE(text.out.find("refused by HQ:"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("belongs to NER"), std::string::npos) << text.out;
+
+  // HQ stored the rest: AFG's other laptop gets exactly those, the added one with its Arabic title.
+  EXPECT_EQ(afg2.sync()["received"], 21);
+  const auto afg2_records = afg2.records();
+  EXPECT_EQ(afg2_records.size(), 21u);
+  ASSERT_EQ(afg2_records.count(own), 1u);
+  EXPECT_EQ(afg2_records.at(own)["fields"]["title"], "ورشة عمل في كابول");
+  for (const auto& id : ner_ids) EXPECT_EQ(afg2_records.count(id), 0u) << "NER's record " << id << " reached AFG";
+  EXPECT_EQ(ner1.sync()["received"], 0) << "NER's records are as NER wrote them";
+
+  // Set aside, not sent again: the next syncs are one request with nothing pushed, and a new
+  // record still goes.
+  nlohmann::json again = afg1.sync();
+  EXPECT_EQ(again["sent"], 0);
+  EXPECT_EQ(again["requests"], 1);
+  EXPECT_TRUE(again["refused"].empty());
+  afg1.json({"add", "activity", "title=Visite à Hérat", "priority_area=8", "goal=2.8.1", "kind=field_visit", "status=ongoing"});
+  EXPECT_EQ(afg1.sync()["sent"], 1);
+
+  // An edit sends a set-aside record again (HQ refuses it again: it is still NER's), and
+  // --retry-refused sends them all.
+  const std::string edited = synced["refused"][0]["id"];
+  afg1.json({"edit", edited, "status=ongoing"});
+  nlohmann::json after_edit = afg1.sync();
+  ASSERT_EQ(after_edit["refused"].size(), 1u);
+  EXPECT_EQ(after_edit["refused"][0]["id"], edited);
+  EXPECT_EQ(afg1.json({"status"})["set_aside"].size(), 10u);
+  nlohmann::json retried = afg1.json({"sync", "--retry-refused"});
+  EXPECT_EQ(retried["retried_refused"], 10);
+  EXPECT_EQ(retried["refused"].size(), 10u);
+  const RunResult text_sync = afg1.run({"sync", "--retry-refused"});
+  EXPECT_EQ(text_sync.exit_code, 0) << text_sync.err;
+  EXPECT_NE(text_sync.out.find("HQ refused 10 records"), std::string::npos) << text_sync.out;
+  EXPECT_EQ(afg2.sync()["received"], 1) << "only the record added since";
+  EXPECT_EQ(afg2.records().size(), 22u);
 }
 
 TEST_F(SyncIntegration, AServerCertificateNotSignedByThePinnedCaIsRefusedAndNothingIsSent) {

@@ -173,6 +173,9 @@ class Replica {
     // HQ: by index into the changes, those check_as_new vouched for. Their type check is not run
     // again when the record is indeed new here.
     std::vector<bool> checked_as_new;
+    // HQ: by index into the changes, those it found not in the store under the lock it holds
+    // across apply() (the first change of each such id only): apply() does not look again.
+    std::vector<bool> known_absent;
   };
   ApplySummary apply(const std::vector<RecordChange>& changes, const ApplyOptions& options);
   // The type checks of the changes that are records as created (one write per field, by its

@@ -96,7 +96,8 @@ ApplySummary Replica::apply(const std::vector<RecordChange>& changes, const Appl
     auto type = types_.find(change.type);
     // check_as_new already ran, outside the store lock, every check a new record needs.
     const bool vouched = index < options.checked_as_new.size() && options.checked_as_new[index];
-    auto existing = find(change.id);
+    const bool absent = index < options.known_absent.size() && options.known_absent[index];
+    auto existing = absent ? std::nullopt : find(change.id);
     Record record;
     std::vector<std::string> changed;
     if (!existing) {

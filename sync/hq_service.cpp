@@ -3,6 +3,8 @@
 #include <cctype>
 
 #include <optional>
+#include <string_view>
+#include <unordered_set>
 
 #include "core/change_check.hpp"
 #include "core/clock.hpp"
@@ -170,9 +172,14 @@ HttpResponse HqService::sync(const HttpRequest& request) {
   apply.checked_as_new = std::move(checks.vouched);
 
   std::lock_guard lock(replica_mutex_);
+  // What is not in the store now is not when apply() runs, under the same lock: it need not look
+  // again (a first push is all new records). An id given twice is looked up again the second time.
+  apply.known_absent.assign(sync_request.changes.size(), false);
+  std::unordered_set<std::string_view> seen;
   for (std::size_t i = 0; i < sync_request.changes.size(); ++i) {
     const RecordChange& change = sync_request.changes[i];
     const auto owner = replica_->office_of(change.id);
+    if (!owner && seen.insert(change.id).second) apply.known_absent[i] = true;
     if (owner && *owner != *office) {
       refused.push_back({change.id, 403, "forbidden",
                          "record " + change.id + " belongs to " + *owner + ", not to office " + *office, {}});

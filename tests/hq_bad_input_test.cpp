@@ -75,6 +75,24 @@ TEST_F(HqBadInput, AValidRequestIsStored) {
   EXPECT_EQ(protocol::decode_sync_response(reply.body).stored, 1u);
 }
 
+// The same new record twice in one page, created then edited: the second change merges into
+// the first (HQ does not take the record for absent twice).
+TEST_F(HqBadInput, ANewRecordAndItsEditInOnePageAreBothStored) {
+  protocol::SyncRequest request = request_from("NER");
+  RecordChange edit = request.changes[0];
+  const FieldVersion later{edit.created.hlc + 1, edit.created.replica};
+  edit.fields = {{"title", FieldState{{FieldWrite{later, "Atelier à Niamey", "x"}}, {edit.created}}}};
+  request.changes.push_back(edit);
+  const CurlReply reply = post(protocol::encode(request), ner_token_);
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  EXPECT_EQ(protocol::decode_sync_response(reply.body).stored, 2u);
+  ASSERT_EQ(hq_->stop(), 0);  // HQ stopped: its store is read here
+  PluginHost types;
+  types.load_directory(FIELDSYNC_TEST_PLUGIN_DIR);
+  Replica hq(dir_.path() / "hq", types);
+  EXPECT_EQ(hq.get(edit.id).fields["title"], "Atelier à Niamey");
+}
+
 TEST_F(HqBadInput, MissingOrWrongTokensGet401) {
   const std::string body = protocol::encode(request_from("NER"));
   expect_refused(body, "", 401, {"unauthorized"});

@@ -10,7 +10,7 @@
 #include "core/text.hpp"
 #include "core/tuning.hpp"
 #include "core/uuid.hpp"
-#include "sync/internal/request_shape.hpp"
+#include "sync/internal/protocol_shape.hpp"
 
 namespace fieldsync::protocol {
 
@@ -49,7 +49,7 @@ nlohmann::json parse_body(std::string_view body, const char* what) {
   return parse_json_input(body, std::string("the ") + what);
 }
 
-// `quick`, when given, vouches for bodies of the shape without the validator (see sync/internal/request_shape.hpp).
+// `quick`, when given, vouches for bodies of the shape without the validator (see sync/internal/protocol_shape.hpp).
 void check_shape(const SchemaValidator& validator, const nlohmann::json& body, const char* what,
                  bool (*quick)(const nlohmann::json&) = nullptr) {
   if (body.is_object() && body.contains("protocol") && body["protocol"].is_number_integer() &&
@@ -70,17 +70,11 @@ RecordChange take_change(nlohmann::json& json);
 }  // namespace
 
 bool request_schema_accepts(const nlohmann::json& body) { return request_validator().validate(body).empty(); }
+bool response_schema_accepts(const nlohmann::json& body) { return response_validator().validate(body).empty(); }
 
 namespace {
 
-std::vector<RecordChange> changes_from(const nlohmann::json& list) {
-  std::vector<RecordChange> out;
-  out.reserve(list.size());
-  for (const auto& item : list) out.push_back(change_from_json(item));
-  return out;
-}
-
-// A list of changes no one needs afterwards (a pushed page): their texts and values are moved
+// A list of changes no one needs afterwards (a decoded page): their texts and values are moved
 // into the changes rather than copied.
 std::vector<RecordChange> changes_from(nlohmann::json&& list) {
   std::vector<RecordChange> out;
@@ -309,12 +303,12 @@ SyncRequest decode_sync_request(std::string_view body) {
 }
 
 SyncResponse decode_sync_response(std::string_view body) {
-  const nlohmann::json json = parse_body(body, "answer from HQ");
-  check_shape(response_validator(), json, "answer from HQ");
+  nlohmann::json json = parse_body(body, "answer from HQ");
+  check_shape(response_validator(), json, "answer from HQ", is_sync_response_shape);
   SyncResponse response;
   response.protocol = json["protocol"].get<int>();
   response.stored = json["stored"].get<std::size_t>();
-  response.changes = changes_from(json["changes"]);
+  response.changes = changes_from(std::move(json["changes"]));
   response.cursor = json["cursor"].get<std::int64_t>();
   response.more = json["more"].get<bool>();
   response.hq_time = json["hq_time"].get<std::int64_t>();

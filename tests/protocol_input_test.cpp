@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "core/error.hpp"
-#include "sync/internal/request_shape.hpp"
+#include "sync/internal/protocol_shape.hpp"
 #include "sync/protocol.hpp"
 #include "sync/record_refusals.hpp"
 
@@ -122,22 +122,30 @@ TEST(RequestShape, SaysYesToTheBodiesLaptopsSend) {
   EXPECT_TRUE(protocol::request_schema_accepts(kPushPage));
 }
 
-// The quick check vouches for a body without the schema: over thousands of bodies with one or
-// two places changed (a value replaced by one of another type or range, a key dropped or added),
-// it must never say yes where the schema says no.
-TEST(RequestShape, NeverSaysYesWhereTheSchemaSaysNo) {
+// A pull page as HQ answers it: the same records, as HQ's feed sends them.
+nlohmann::json pull_answer() {
+  nlohmann::json answer{{"protocol", 1}, {"stored", 2}, {"cursor", 44}, {"more", true}, {"hq_time", 1700000000009}};
+  answer["changes"] = kPushPage["changes"];
+  return answer;
+}
+
+// Holds a quick check to its schema over thousands of bodies made from `good` with one or two
+// places changed (a value replaced by one of another type or range, a key dropped or added): it
+// must never say yes where the schema says no.
+template <class Quick, class Schema>
+void never_says_yes_where_the_schema_says_no(const nlohmann::json& good, Quick quick_check, Schema schema_check) {
   const std::vector<nlohmann::json> replacements = {
       nullptr, true, 0, -1, 1, 2, 1.0, 1.5, 9223372036854775807ll, 9223372036854775808ull, "", "x",
       "0123456789abcdef", std::string(201, 'a'), nlohmann::json::array(), nlohmann::json::object(),
       nlohmann::json::array({1, "r"}), nlohmann::json::array({1, "0123456789abcdef", "v", "author"}),
       nlohmann::json::object({{"h", nlohmann::json::array()}})};
   std::vector<nlohmann::json::json_pointer> all;
-  places(kPushPage, nlohmann::json::json_pointer(), all);
+  places(good, nlohmann::json::json_pointer(), all);
   std::mt19937 rng(42);
   auto pick = [&](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng); };
   std::size_t quick_yes = 0, schema_no = 0;
   for (int i = 0; i < 5'000; ++i) {
-    nlohmann::json body = kPushPage;
+    nlohmann::json body = good;
     for (std::size_t edit = 0, edits = 1 + pick(2); edit < edits; ++edit) {
       const auto& at = all[pick(all.size())];
       if (!body.contains(at)) continue;
@@ -155,8 +163,8 @@ TEST(RequestShape, NeverSaysYesWhereTheSchemaSaysNo) {
           else if (body[at].is_array()) body[at].push_back(replacements[pick(replacements.size())]);
       }
     }
-    const bool quick = protocol::is_sync_request_shape(body);
-    const bool schema = protocol::request_schema_accepts(body);
+    const bool quick = quick_check(body);
+    const bool schema = schema_check(body);
     if (quick) ++quick_yes;
     if (!schema) ++schema_no;
     ASSERT_TRUE(!quick || schema) << "the quick check accepts what the schema refuses: " << body.dump();
@@ -164,6 +172,21 @@ TEST(RequestShape, NeverSaysYesWhereTheSchemaSaysNo) {
   // Both answers were seen often, so the comparison covered both sides.
   EXPECT_GT(quick_yes, 300u);
   EXPECT_GT(schema_no, 1'000u);
+}
+
+TEST(RequestShape, NeverSaysYesWhereTheSchemaSaysNo) {
+  never_says_yes_where_the_schema_says_no(kPushPage, protocol::is_sync_request_shape, protocol::request_schema_accepts);
+}
+
+TEST(ResponseShape, SaysYesToTheAnswersHqSends) {
+  EXPECT_TRUE(protocol::is_sync_response_shape(pull_answer()));
+  EXPECT_TRUE(protocol::is_sync_response_shape(nlohmann::json::parse(kEmptyResponse)));
+  EXPECT_TRUE(protocol::response_schema_accepts(pull_answer()));
+  EXPECT_EQ(protocol::decode_sync_response(pull_answer().dump()).changes.size(), 2u);
+}
+
+TEST(ResponseShape, NeverSaysYesWhereTheSchemaSaysNo) {
+  never_says_yes_where_the_schema_says_no(pull_answer(), protocol::is_sync_response_shape, protocol::response_schema_accepts);
 }
 
 }  // namespace

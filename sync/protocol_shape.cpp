@@ -1,7 +1,7 @@
-// The sync request's shape checked in code (see sync/internal/request_shape.hpp). Each function
+// The sync request's shape checked in code (see sync/internal/protocol_shape.hpp). Each function
 // names the part of schemas/protocol/ it stands for; a change to those schemas changes this too
 // (tests/request_shape_test.cpp holds both to the same answers).
-#include "sync/internal/request_shape.hpp"
+#include "sync/internal/protocol_shape.hpp"
 
 #include <cstdint>
 #include <string>
@@ -132,6 +132,30 @@ bool is_sync_request_shape(const nlohmann::json& v) {
     }
   }
   return required == 4;
+}
+
+// schemas/protocol/sync_response.schema.json.
+bool is_sync_response_shape(const nlohmann::json& v) {
+  if (!v.is_object()) return false;
+  int required = 0;
+  for (const auto& [key, value] : v.get_ref<const object_t&>()) {
+    if (key == "protocol") {
+      if (!is_count_from(value, INT64_MIN)) return false;
+    } else if (key == "stored" || key == "cursor" || key == "hq_time") {
+      if (!is_count_from(value, 0)) return false;
+    } else if (key == "more") {
+      if (!value.is_boolean()) return false;
+    } else if (key == "changes") {
+      if (!value.is_array()) return false;
+      for (const auto& change : value) {
+        if (!is_record_change(change)) return false;
+      }
+    } else {
+      return false;
+    }
+    ++required;
+  }
+  return required == 6;
 }
 
 

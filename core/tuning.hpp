@@ -129,16 +129,19 @@ inline constexpr std::size_t kHttpRateLimiterKeys = 16384;
 inline constexpr int kZstdLevel = 3;
 
 // Bodies of at least kZstdBulkBytes (sync pages of many records) get a higher level: on a
-// satellite link bytes, not CPU, decide how long a first sync takes. Measured on pages of ~4,400
-// variants.py activities (3.5 MB of JSON): level 7 ~122 B a record at ~100 MB/s; level 10 ~117 B
-// at ~50 MB/s but 32 MB of compressor state; level 10 with a 2 MB window and 2^19-entry hash and
-// chain tables ~118 B at ~60 MB/s in 10 MB. A push page is compressed while the one before it is
-// in flight (SyncClient::converse), so the laptop's compressing is off the push's critical path.
+// satellite link bytes, not CPU, decide how long a first sync takes. Measured on pages of 5,000
+// variants.py changes (3.9 MB of JSON), as zstd's own benchmark (`zstd -b`) reports them: level 10
+// with a 2 MB window and 2^19-entry hash and chain tables (10 MB of state) ~116 B a record at
+// ~40 MB/s; level 7 with the same tables and matches of at least 6 bytes ~115 B at ~58 MB/s (the
+// records share words and keys, not short fragments: a shorter minimum only finds matches that
+// cost more than they save), level 6 so ~118 B at ~75 MB/s. The compressing is the laptop's
+// largest CPU cost on a push and HQ's on a pull, and both run on the same two cores here.
 inline constexpr std::size_t kZstdBulkBytes = 64 * 1024;
-inline constexpr int kZstdBulkLevel = 10;
+inline constexpr int kZstdBulkLevel = 7;
 inline constexpr int kZstdBulkWindowLog = 21;
 inline constexpr int kZstdBulkHashLog = 19;
 inline constexpr int kZstdBulkChainLog = 19;
+inline constexpr int kZstdBulkMinMatch = 6;
 
 // Largest zstd window (log2 bytes) a decompressor accepts: 8 MiB covers levels up to 19, and a
 // frame asking for more (up to 2 GB) is refused instead of allocated.

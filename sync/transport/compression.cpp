@@ -50,6 +50,7 @@ std::string zstd_compress(std::string_view data) {
     ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_windowLog, tuning::kZstdBulkWindowLog);
     ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_hashLog, tuning::kZstdBulkHashLog);
     ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_chainLog, tuning::kZstdBulkChainLog);
+    ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_minMatch, tuning::kZstdBulkMinMatch);
   }
   // A 4-byte checksum per frame, so a body damaged in transit fails to decompress instead of
   // decompressing into different bytes.

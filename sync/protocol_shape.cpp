@@ -44,6 +44,15 @@ bool is_write(const nlohmann::json& v) {
   return is_hlc(v[0]) && is_nonempty_string(v[1]) && is_short_string(v[3]);
 }
 
+// "type": "array" whose every item `item` accepts.
+bool is_array_of(const nlohmann::json& v, bool (*item)(const nlohmann::json&)) {
+  if (!v.is_array()) return false;
+  for (const auto& each : v) {
+    if (!item(each)) return false;
+  }
+  return true;
+}
+
 // A "fields" entry: {"h": [write…] (at least one), "r": [version…]}.
 bool is_field_state(const nlohmann::json& v) {
   if (!v.is_object()) return false;
@@ -51,16 +60,10 @@ bool is_field_state(const nlohmann::json& v) {
   bool has_heads = false;
   for (const auto& [key, value] : object) {
     if (key == "h") {
-      if (!value.is_array() || value.empty()) return false;
-      for (const auto& write : value) {
-        if (!is_write(write)) return false;
-      }
+      if (value.empty() || !is_array_of(value, is_write)) return false;
       has_heads = true;
     } else if (key == "r") {
-      if (!value.is_array()) return false;
-      for (const auto& version : value) {
-        if (!is_version(version)) return false;
-      }
+      if (!is_array_of(value, is_version)) return false;
     } else {
       return false;
     }
@@ -122,10 +125,7 @@ bool is_sync_request_shape(const nlohmann::json& v) {
     } else if (key == "max_pull" || key == "max_pull_bytes") {
       if (!is_count_from(value, 1)) return false;
     } else if (key == "changes") {
-      if (!value.is_array()) return false;
-      for (const auto& change : value) {
-        if (!is_record_change(change)) return false;
-      }
+      if (!is_array_of(value, is_record_change)) return false;
       ++required;
     } else {
       return false;
@@ -146,10 +146,7 @@ bool is_sync_response_shape(const nlohmann::json& v) {
     } else if (key == "more") {
       if (!value.is_boolean()) return false;
     } else if (key == "changes") {
-      if (!value.is_array()) return false;
-      for (const auto& change : value) {
-        if (!is_record_change(change)) return false;
-      }
+      if (!is_array_of(value, is_record_change)) return false;
     } else {
       return false;
     }

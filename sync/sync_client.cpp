@@ -226,6 +226,14 @@ SyncSummary SyncClient::converse(HttpsClient& http) {
 
   std::unique_ptr<InFlight> current = send(push.read(nullptr), cursor.pull);
   std::optional<PushPage> next = read_after(current->page);
+  // Every earlier page is acknowledged (its answer was applied before this one was waited for):
+  // the page read from the oldest unsent change is this one again, as the outbox now stands
+  // (smaller after a cut, stamped again, without what HQ refused).
+  auto send_again = [&] {
+    next.reset();
+    current = send(push.read(nullptr), cursor.pull);
+    next = read_after(current->page);
+  };
   for (std::size_t request = 0; request < tuning::kSyncMaxRequests; ++request) {
     Exchange done = current->exchange.get();
     ++summary.requests;
@@ -237,9 +245,7 @@ SyncSummary SyncClient::converse(HttpsClient& http) {
       // A cut or a timeout: the page may or may not be stored at HQ (a page sent again changes
       // nothing). Send it again, smaller, from the oldest unacknowledged change.
       if (is_network_error(done.error) && push.failed()) {
-        next.reset();
-        current = send(push.read(nullptr), cursor.pull);
-        next = read_after(current->page);
+        send_again();
         continue;
       }
       std::rethrow_exception(done.error);
@@ -264,17 +270,13 @@ SyncSummary SyncClient::converse(HttpsClient& http) {
       summary.clock_offset_millis = offset_from(hq_time);
       summary.restamped = replica_.restamp_unsent(make_hlc(static_cast<std::uint64_t>(hq_time), 0), summary.clock_offset_millis);
       restamped = true;
-      next.reset();  // the versions changed: every page is read again
-      current = send(push.read(nullptr), cursor.pull);
-      next = read_after(current->page);
+      send_again();  // the versions changed: every page is read again
       continue;
     }
     // Some records refused for their own sake: set aside (kept here, listed by `status`), and
     // the rest sent again — HQ stored nothing of the refused page.
     if ((done.result.status == 400 || done.result.status == 403) && set_aside_refused(done.result.body, current->page, summary)) {
-      next.reset();
-      current = send(push.read(nullptr), cursor.pull);
-      next = read_after(current->page);
+      send_again();
       continue;
     }
     if (done.result.status != 200) {

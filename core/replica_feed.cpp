@@ -2,6 +2,7 @@
 #include "core/replica.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <unordered_set>
 
 #include "core/error.hpp"
@@ -24,27 +25,33 @@ FeedPage Replica::feed_page(const std::string& office, std::int64_t cursor, std:
   std::vector<std::string> ids;
   std::unordered_set<std::string> seen;
   {
+    // The record of a row is joined only for rows the asking replica does not hold (the ON
+    // clause tests the row first): a first push walks past its own rows, thousands a page, without
+    // a probe of the records' index for each. r.id is NULL for a held row.
     Query q = store_->query(
-        "SELECT f.seq, f.record_id, f.origin, length(r.fields) + length(r.states) FROM feed f "
-        "JOIN records r ON r.id = f.record_id "
-        "WHERE f.seq > ?1 AND (r.office = ?2 OR r.office = 'HQ') ORDER BY f.seq");
-    q.bind(1, cursor).bind(2, office);
+        "SELECT f.seq, f.record_id, r.id IS NULL, r.office, length(r.fields) + length(r.states) FROM feed f "
+        "LEFT JOIN records r ON f.origin IS NOT ?2 AND r.id = f.record_id WHERE f.seq > ?1 ORDER BY f.seq");
+    q.bind(1, cursor).bind(2, for_replica);  // '' when none: no row's origin is ''
     std::size_t rows = 0, bytes = 0;
     while (q.step()) {
+      std::optional<std::size_t> size;  // of a row of this office (or HQ) the replica lacks
+      if (q.integer(2) == 0) {
+        const std::string owner = q.text(3);
+        if (owner != office && owner != "HQ") continue;  // another office's: not walked
+        size = static_cast<std::size_t>(q.integer(4));
+      }
       if (++rows > tuning::kFeedMaxRowsWalked) {
         page.more = true;
         break;
       }
-      const bool held = !for_replica.empty() && !q.is_null(2) && q.text(2) == for_replica;
-      if (!held) {
+      if (size) {
         std::string id = q.text(1);
         if (!seen.count(id)) {
-          const auto size = static_cast<std::size_t>(q.integer(3));
-          if (ids.size() == max_records || (max_bytes != 0 && !ids.empty() && bytes + size > max_bytes)) {
+          if (ids.size() == max_records || (max_bytes != 0 && !ids.empty() && bytes + *size > max_bytes)) {
             page.more = true;
             break;
           }
-          bytes += size;
+          bytes += *size;
           seen.insert(id);
           ids.push_back(std::move(id));
         }

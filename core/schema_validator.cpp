@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -37,6 +38,7 @@
 #include <valijson/validator.hpp>
 
 #include "core/json_walk.hpp"
+#include "core/schema_quick_check.hpp"
 #include "core/text.hpp"
 #include "core/tuning.hpp"
 
@@ -47,6 +49,8 @@ struct SchemaValidator::Impl {
   valijson::Schema schema;
   // Mutable: valijson's Validator caches compiled regexes as it goes.
   mutable valijson::Validator validator{valijson::Validator::kStrongTypes};
+  // What vouches for a valid document before valijson is asked (nullopt: valijson always).
+  std::optional<SchemaQuickCheck> quick;
 };
 
 namespace {
@@ -388,6 +392,7 @@ SchemaValidator::SchemaValidator(const nlohmann::json& schema) : impl_(std::make
   } catch (const std::exception& e) {
     throw Error(Errc::plugin, std::string("JSON Schema cannot be parsed: ") + e.what());
   }
+  impl_->quick = SchemaQuickCheck::compile(impl_->schema_json);
 }
 
 SchemaValidator::~SchemaValidator() = default;
@@ -419,6 +424,9 @@ std::vector<FieldIssue> SchemaValidator::validate(const nlohmann::json& document
     repair_utf8(repaired_copy, issues);
     target = &repaired_copy;
   }
+
+  // Valid text, and the quick check vouches for it: valijson need not walk it.
+  if (!scan.invalid_utf8 && impl_->quick && impl_->quick->accepts(document)) return issues;
 
   valijson::ValidationResults results;
   valijson::adapters::NlohmannJsonAdapter adapter(*target);

@@ -56,6 +56,22 @@ Record identity_of(const RecordChange& change) {
   return record;
 }
 
+std::optional<Record> record_as_created(const RecordChange& change, const DataType* type) {
+  Record record = identity_of(change);
+  for (const auto& [field, state] : change.fields) {
+    if (field == kDeletedField || state.heads.size() != 1 || !state.replaced.empty()) return std::nullopt;
+    const FieldWrite& head = state.heads.front();
+    if (head.version != change.created || head.author != change.created_by) return std::nullopt;
+    nlohmann::json value = resolved_value(state, policy_of(type, field));
+    // A value the policy shows otherwise (a set given unsorted) is kept as a state: not this.
+    if (value.is_null() || value != head.value) return std::nullopt;
+    record.fields[field] = std::move(value);
+  }
+  record.updated = record.created;
+  record.deleted = false;
+  return record;
+}
+
 FieldState creation_state(const Record& record, const nlohmann::json& value) {
   return initial_state(FieldWrite{FieldVersion{record.created, record.creator}, value, record.created_by});
 }

@@ -4,6 +4,7 @@
 // field replica and HQ show the same record for the same states.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -41,6 +42,13 @@ void load_states(Record& record, const nlohmann::json& stored);
 
 // The record `change` creates, before any field: id, type, office, schema version, creation.
 Record identity_of(const RecordChange& change);
+
+// The record `change` makes when it is a record's creation and nothing else — every field one
+// write at the creation's version and author, replacing nothing, each value as `type`'s policy
+// shows it, none null, no tombstone — with its fields resolved; nullopt otherwise. Such a record
+// stores no state beyond its fields ('{}', see stored_states) and has no conflict: what a first
+// push or pull is made of, written without building field states to resolve and drop again.
+std::optional<Record> record_as_created(const RecordChange& change, const DataType* type);
 
 // The state of one field as created: one write, replacing nothing.
 FieldState creation_state(const Record& record, const nlohmann::json& value);

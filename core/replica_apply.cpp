@@ -6,6 +6,7 @@
 
 #include "core/change_check.hpp"
 #include "core/error.hpp"
+#include "core/json_text.hpp"
 #include "core/record_json.hpp"
 #include "core/record_state.hpp"
 #include "core/store.hpp"
@@ -98,6 +99,16 @@ ApplySummary Replica::apply(const std::vector<RecordChange>& changes, const Appl
     const bool vouched = index < options.checked_as_new.size() && options.checked_as_new[index];
     const bool absent = index < options.known_absent.size() && options.known_absent[index];
     auto existing = absent ? std::nullopt : find(change.id);
+    // A new record as created, its values already checked (or HQ's, not checked here): stored
+    // from its fields alone (record_as_created), as the rest of this loop would store it.
+    if (!existing && (vouched || !check)) {
+      if (const auto created = record_as_created(change, type.get())) {
+        insert_row(*created, json_text(created->fields), "{}");
+        ++summary.records_added;
+        if (is_hq()) note_changed(*created, {store_schema::kWholeRecord}, options.pushed_by);
+        continue;
+      }
+    }
     Record record;
     std::vector<std::string> changed;
     if (!existing) {

@@ -7,6 +7,8 @@
 #include <random>
 
 #include "core/error.hpp"
+#include "core/merge.hpp"
+#include "replica_holdings.hpp"
 #include "replica_sync_fixture.hpp"
 
 namespace fieldsync {
@@ -126,6 +128,55 @@ TEST_F(SyncTest, ApplyingTheSamePageTwiceChangesNothing) {
   EXPECT_EQ(again.records_changed + again.records_added, 0u);
   EXPECT_EQ(holdings(hq, "NER"), once);
   EXPECT_EQ(hq.history(id).size(), 1u) << "nothing to record twice";
+}
+
+// A new record as created is stored from its fields alone (record_as_created) when its values
+// were checked before the store lock (HQ's check_as_new) or need no check (a pull): row for row
+// what the general path stores, feed included. Records that are more than their creation — an
+// edit, a delete, a set another implementation sent unsorted — take the general path on both.
+TEST_F(SyncTest, ARecordAsCreatedIsStoredAsTheGeneralPathStoresIt) {
+  Replica& laptop = make("ner", "NER");
+  laptop.add("activity", activity("ورشة عمل حول التعليم"));
+  laptop.add("activity", activity("Atelier régional à Zinder"));
+  const std::string edited = laptop.add("activity", activity("Visite de terrain")).id;
+  laptop.edit(edited, {{"participants", 41}, {"place", nullptr}});
+  laptop.remove(laptop.add("activity", activity("Formation annulée")).id);
+  std::vector<RecordChange> changes = laptop.outbox_page(100).changes;
+  RecordChange unsorted = one_change(laptop, "Réunion");
+  unsorted.id = "7a2b3c4d-5e6f-4a1b-8c9d-0e1f2a3b4c5d";
+  unsorted.fields["institutions"] = initial_state(FieldWrite{unsorted.created, {"SESRIC", "ISESCO"}, unsorted.created_by});
+  changes.push_back(unsorted);
+  ASSERT_EQ(changes.size(), 5u);
+
+  Replica& general = make("hq-general", "HQ");
+  Replica& quick = make("hq-quick", "HQ");
+  Replica::ApplyOptions checked_here;
+  checked_here.check = true;
+  general.apply(changes, checked_here);
+  Replica::ApplyOptions checked_before = checked_here;
+  checked_before.checked_as_new.assign(changes.size(), true);
+  checked_before.known_absent.assign(changes.size(), true);
+  quick.apply(changes, checked_before);
+  EXPECT_EQ(holdings(quick, "NER"), holdings(general, "NER"));
+  EXPECT_EQ(record_rows(quick.home() / Replica::kStoreFile, {"NER"}), record_rows(general.home() / Replica::kStoreFile, {"NER"}));
+  EXPECT_EQ(quick.get(unsorted.id).fields["institutions"], (nlohmann::json{"ISESCO", "SESRIC"}));
+  auto feed = [](Replica& hq) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& change : hq.feed_page("NER", 0, 100).changes) {
+      nlohmann::json fields = nlohmann::json::object();
+      for (const auto& [field, state] : change.fields) fields[field] = field_state_to_json(state);
+      out.push_back({{"id", change.id}, {"fields", fields}});
+    }
+    return out;
+  };
+  EXPECT_EQ(feed(quick), feed(general));
+  EXPECT_EQ(feed(quick).size(), changes.size());
+
+  // A laptop pulling: nothing checked there, so the same path; the same rows as a push made.
+  Replica& puller = make("ner-2", "NER");
+  puller.apply_changes(changes, /*check=*/false, 7);
+  EXPECT_EQ(holdings(puller, "NER"), holdings(general, "NER"));
+  EXPECT_EQ(record_rows(puller.home() / Replica::kStoreFile, {"NER"}), record_rows(general.home() / Replica::kStoreFile, {"NER"}));
 }
 
 // ---- the convergence property, on real replicas ----

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -235,8 +236,11 @@ class Replica {
   std::string resolve_id(const std::string& id_or_prefix);
 
   std::optional<Record> find(const std::string& id);
-  // The office a record here belongs to, without reading the record (HQ checks a page's owners).
+  // The office a record here belongs to, without reading the record.
   std::optional<std::string> office_of(const std::string& id);
+  // The same for many ids in one statement (HQ checks a page's owners): id -> office of those
+  // that are here; an id absent from the result is not.
+  std::unordered_map<std::string, std::string> offices_of(const std::vector<std::string>& ids);
   Record get(const std::string& id_or_prefix);
   std::vector<Record> list(const ListFilter& filter);
   std::vector<HistoryEntry> history(const std::string& id_or_prefix);
@@ -258,6 +262,9 @@ class Replica {
   // HQ: `fields` of `record` changed (store_schema::kWholeRecord: all of them); `origin`, when
   // not empty, is the replica that holds them exactly as HQ does now (see store_schema.hpp, feed).
   void note_changed(const Record& record, const std::vector<std::string>& fields, const std::string& origin = "");
+  // note_changed(record, {kWholeRecord}, origin) for many new records in one statement: a first
+  // push page is thousands, and a statement each costs more than its row.
+  void note_created(const std::vector<std::string>& ids, const std::string& origin);
   void clear_outbox(const std::vector<OutboxMark>& marks);
   // The conflicts table's rows for `record`: replaced, or (a record just inserted) added.
   void refresh_conflicts(const Record& record);

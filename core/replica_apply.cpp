@@ -89,6 +89,7 @@ ApplySummary Replica::apply(const std::vector<RecordChange>& changes, const Appl
   }
 
   ApplySummary summary;
+  std::vector<std::string> created_whole;  // HQ: new records held whole by their pusher (feed rows)
   Store::Transaction transaction(*store_);
   clear_outbox(options.acknowledged);
   for (std::size_t index = 0; index < changes.size(); ++index) {
@@ -105,7 +106,7 @@ ApplySummary Replica::apply(const std::vector<RecordChange>& changes, const Appl
       if (const auto created = record_as_created(change, type.get())) {
         insert_row(*created, json_text(created->fields), "{}");
         ++summary.records_added;
-        if (is_hq()) note_changed(*created, {store_schema::kWholeRecord}, options.pushed_by);
+        if (is_hq()) created_whole.push_back(change.id);
         continue;
       }
     }
@@ -213,6 +214,7 @@ ApplySummary Replica::apply(const std::vector<RecordChange>& changes, const Appl
       }
     }
   }
+  note_created(created_whole, options.pushed_by);
   if (options.cursor) store_->set_meta("pull_cursor", std::to_string(*options.cursor));
   // Only now, with every change checked and written: the clock moves past what was merged, and
   // goes back if the commit fails (the next write must not save a clock nothing here justifies).

@@ -92,6 +92,15 @@ std::optional<std::string> Replica::office_of(const std::string& id) {
   return q.text(0);
 }
 
+std::unordered_map<std::string, std::string> Replica::offices_of(const std::vector<std::string>& ids) {
+  std::unordered_map<std::string, std::string> out;
+  if (ids.empty()) return out;
+  Query q = store_->query("SELECT r.id, r.office FROM json_each(?1) j JOIN records r ON r.id = j.value");
+  q.bind(1, nlohmann::json(ids).dump());
+  while (q.step()) out.emplace(q.text(0), q.text(1));
+  return out;
+}
+
 Record Replica::get(const std::string& id_or_prefix) {
   const std::string id = resolve_id(id_or_prefix);
   auto record = find(id);

@@ -69,6 +69,19 @@ void Replica::note_changed(const Record& record, const std::vector<std::string>&
   }
 }
 
+void Replica::note_created(const std::vector<std::string>& ids, const std::string& origin) {
+  if (!is_hq() || ids.empty()) return;
+  Query q = store_->query(
+      "INSERT OR REPLACE INTO feed(record_id, field, origin) SELECT value, ?2, ?3 FROM json_each(?1) ORDER BY key");
+  q.bind(1, nlohmann::json(ids).dump()).bind(2, store_schema::kWholeRecord);
+  if (origin.empty()) {
+    q.bind_null(3);
+  } else {
+    q.bind(3, origin);
+  }
+  q.run();
+}
+
 void Replica::save_record(const Record& record) {
   // The creation too: two replicas may have created the record (core/replica_apply.cpp, adopt_earlier_creation).
   Query q = store_->query("UPDATE records SET schema_version = ?2, fields = ?3, states = ?4, deleted = ?5, "

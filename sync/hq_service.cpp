@@ -175,10 +175,15 @@ HttpResponse HqService::sync(const HttpRequest& request) {
   // What is not in the store now is not when apply() runs, under the same lock: it need not look
   // again (a first push is all new records). An id given twice is looked up again the second time.
   apply.known_absent.assign(sync_request.changes.size(), false);
+  std::vector<std::string> ids;
+  ids.reserve(sync_request.changes.size());
+  for (const auto& change : sync_request.changes) ids.push_back(change.id);
+  const auto owners = replica_->offices_of(ids);
   std::unordered_set<std::string_view> seen;
   for (std::size_t i = 0; i < sync_request.changes.size(); ++i) {
     const RecordChange& change = sync_request.changes[i];
-    const auto owner = replica_->office_of(change.id);
+    const auto found = owners.find(change.id);
+    const auto owner = found == owners.end() ? std::nullopt : std::optional<std::string>(found->second);
     if (!owner && seen.insert(change.id).second) apply.known_absent[i] = true;
     if (owner && *owner != *office) {
       refused.push_back({change.id, 403, "forbidden",

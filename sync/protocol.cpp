@@ -160,16 +160,52 @@ nlohmann::json change_to_json(const RecordChange& change) {
   return out;
 }
 
+namespace {
+
+// `text` as dump() writes a JSON string. Ids, type and office names, replica ids and most authors
+// need no escape and are copied between quotes; anything else goes through dump() itself (which
+// also refuses invalid UTF-8, as it would have).
+void append_json_string(std::string& out, const std::string& text) {
+  const bool plain = std::none_of(text.begin(), text.end(), [](char c) {
+    return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20;
+  });
+  if (plain && text::is_valid_utf8(text)) {
+    out += '"';
+    out += text;
+    out += '"';
+  } else {
+    out += nlohmann::json(text).dump();
+  }
+}
+
+}  // namespace
+
 std::string change_text(const OutgoingChange& outgoing) {
   if (outgoing.created_values.empty()) return change_to_json(outgoing.change).dump();
-  // change_to_json's object with no "values" yet: its keys sort before "values", so the values
-  // go last, just before the closing brace, as dump() would put them.
-  std::string text = change_to_json(outgoing.change).dump();
-  if (outgoing.created_values == "{}") return text;  // no field at all: no "values" either
-  text.pop_back();
-  text.reserve(text.size() + outgoing.created_values.size() + 12);
-  text += ",\"values\":";
-  text += outgoing.created_values;
+  // A record still as created (a first push or pull is thousands): change_to_json's object of a
+  // change without fields, written as dump() writes it — keys in order, no spaces — without
+  // building it, then its stored values, spliced in last ("values" sorts after every other key).
+  const RecordChange& change = outgoing.change;
+  std::string text;
+  text.reserve(outgoing.created_values.size() + 200);
+  text += "{\"created\":[";
+  text += std::to_string(change.created.hlc);
+  text += ',';
+  append_json_string(text, change.created.replica);
+  text += "],\"created_by\":";
+  append_json_string(text, change.created_by);
+  text += ",\"id\":";
+  append_json_string(text, change.id);
+  text += ",\"office\":";
+  append_json_string(text, change.office);
+  text += ",\"schema_version\":";
+  text += std::to_string(change.schema_version);
+  text += ",\"type\":";
+  append_json_string(text, change.type);
+  if (outgoing.created_values != "{}") {  // no field at all: no "values" either
+    text += ",\"values\":";
+    text += outgoing.created_values;
+  }
   text += '}';
   return text;
 }

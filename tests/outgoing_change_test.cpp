@@ -4,6 +4,8 @@
 // Real replicas on SQLite files, both sides of the sync: a laptop's outbox and HQ's feed.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "core/plugin_host.hpp"
 #include "core/replica.hpp"
 #include "sync/protocol.hpp"
@@ -63,6 +65,21 @@ TEST_F(OutgoingChangeTest, ARecordAsCreatedIsSentAsItsStoredTextWithTheFullEncod
   const RecordChange decoded = protocol::change_from_json(nlohmann::json::parse(text));
   EXPECT_EQ(protocol::change_to_json(decoded).dump(), text);
   EXPECT_EQ(decoded.fields.at("title").heads.front().value, "ورشة عمل حول الأمن الغذائي");
+}
+
+// The envelope of a spliced record is written by hand: names that need escapes (a quote, a
+// backslash, a tab) must come out as dump() writes them.
+TEST_F(OutgoingChangeTest, AnAuthorNeedingEscapesIsWrittenAsTheFullEncodingWritesIt) {
+  for (const std::string author : {"Aïcha \"la\" Moussa", "C:\\Users\\ali", "Fatima\tBa", "عائشة"}) {
+    laptop_->set_author(author);
+    const Record fresh = laptop_->add("activity", activity("Atelier " + author));
+    const auto sent = outbox_as_sent();
+    ASSERT_TRUE(sent.at(fresh.id).second);
+    const auto page = laptop_->outbox_page(100).changes;
+    const auto change = std::find_if(page.begin(), page.end(), [&](const RecordChange& c) { return c.id == fresh.id; });
+    ASSERT_NE(change, page.end());
+    EXPECT_EQ(sent.at(fresh.id).first, protocol::change_to_json(*change).dump()) << author;
+  }
 }
 
 TEST_F(OutgoingChangeTest, HqsFeedSendsTheSameBytesWithAndWithoutTheSink) {

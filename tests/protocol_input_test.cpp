@@ -11,6 +11,7 @@
 #include "sync/internal/protocol_shape.hpp"
 #include "sync/protocol.hpp"
 #include "sync/record_refusals.hpp"
+#include "json_mutation.hpp"
 
 namespace fieldsync {
 namespace {
@@ -79,15 +80,6 @@ const nlohmann::json kPushPage = nlohmann::json::parse(R"({
                 "status": {"h": [[1700000000001, "0123456789abcdef", "planned", "Aïcha"],
                                  [1700000000003, "fedcba9876543210", "ongoing", "Moussa"]]}}}]})");
 
-// Every place in `value`, as JSON pointers (the root included).
-void places(const nlohmann::json& value, const nlohmann::json::json_pointer& at, std::vector<nlohmann::json::json_pointer>& out) {
-  out.push_back(at);
-  if (value.is_object()) {
-    for (const auto& [key, item] : value.items()) places(item, at / key, out);
-  } else if (value.is_array()) {
-    for (std::size_t i = 0; i < value.size(); ++i) places(value[i], at / i, out);
-  }
-}
 
 // What HQ lists of a page's refused records reads back the same; an answer that lists them in any
 // other shape lists nothing, so the laptop sets nothing aside and the sync stops on it.
@@ -139,30 +131,10 @@ void never_says_yes_where_the_schema_says_no(const nlohmann::json& good, Quick q
       "0123456789abcdef", std::string(201, 'a'), nlohmann::json::array(), nlohmann::json::object(),
       nlohmann::json::array({1, "r"}), nlohmann::json::array({1, "0123456789abcdef", "v", "author"}),
       nlohmann::json::object({{"h", nlohmann::json::array()}})};
-  std::vector<nlohmann::json::json_pointer> all;
-  places(good, nlohmann::json::json_pointer(), all);
   std::mt19937 rng(42);
-  auto pick = [&](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng); };
   std::size_t quick_yes = 0, schema_no = 0;
   for (int i = 0; i < 5'000; ++i) {
-    nlohmann::json body = good;
-    for (std::size_t edit = 0, edits = 1 + pick(2); edit < edits; ++edit) {
-      const auto& at = all[pick(all.size())];
-      if (!body.contains(at)) continue;
-      switch (pick(3)) {
-        case 0: body[at] = replacements[pick(replacements.size())]; break;
-        case 1:
-          if (!at.empty()) {
-            auto& parent = body[at.parent_pointer()];
-            if (parent.is_object()) parent.erase(at.back());
-            else if (parent.is_array() && !parent.empty()) parent.erase(parent.size() - 1);
-          }
-          break;
-        default:
-          if (body[at].is_object()) body[at]["extra"] = 1;
-          else if (body[at].is_array()) body[at].push_back(replacements[pick(replacements.size())]);
-      }
-    }
+    const nlohmann::json body = test::mutated(good, rng, replacements, {"extra"}, 2);
     const bool quick = quick_check(body);
     const bool schema = schema_check(body);
     if (quick) ++quick_yes;

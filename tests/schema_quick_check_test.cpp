@@ -10,6 +10,7 @@
 
 #include "core/schema_quick_check.hpp"
 #include "core/schema_validator.hpp"
+#include "json_mutation.hpp"
 
 namespace fieldsync {
 namespace {
@@ -49,15 +50,6 @@ const std::vector<nlohmann::json>& replacements() {
   return values;
 }
 
-// Every place in `value`, as JSON pointers (the root included).
-void places(const nlohmann::json& value, const nlohmann::json::json_pointer& at, std::vector<nlohmann::json::json_pointer>& out) {
-  out.push_back(at);
-  if (value.is_object()) {
-    for (const auto& [key, item] : value.items()) places(item, at / key, out);
-  } else if (value.is_array()) {
-    for (std::size_t i = 0; i < value.size(); ++i) places(value[i], at / i, out);
-  }
-}
 
 // Thousands of documents made from `good` with one to three places changed (a value replaced, a
 // key dropped, a key or item added): the quick check must never accept one valijson refuses.
@@ -67,29 +59,10 @@ void holds_to_valijson(const nlohmann::json& schema, const std::vector<nlohmann:
   const SchemaValidator reference = valijson_only(schema);
   std::mt19937 rng(seed);
   auto pick = [&](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng); };
-  const std::vector<std::string> keys = {"title", "status", "extra", "priority_area", "languages", "x"};
   std::size_t quick_yes = 0, valijson_no = 0;
   for (int i = 0; i < 4'000; ++i) {
-    nlohmann::json doc = goods[pick(goods.size())];
-    std::vector<nlohmann::json::json_pointer> all;
-    places(doc, nlohmann::json::json_pointer(), all);
-    for (std::size_t edit = 0, edits = 1 + pick(3); edit < edits; ++edit) {
-      const auto at = all[pick(all.size())];
-      if (!doc.contains(at)) continue;
-      switch (pick(3)) {
-        case 0: doc[at] = replacements()[pick(replacements().size())]; break;
-        case 1:
-          if (!at.empty()) {
-            auto& parent = doc[at.parent_pointer()];
-            if (parent.is_object()) parent.erase(at.back());
-            else if (parent.is_array() && !parent.empty()) parent.erase(parent.size() - 1);
-          }
-          break;
-        default:
-          if (doc[at].is_object()) doc[at][keys[pick(keys.size())]] = replacements()[pick(replacements().size())];
-          else if (doc[at].is_array()) doc[at].push_back(replacements()[pick(replacements().size())]);
-      }
-    }
+    const nlohmann::json doc =
+        test::mutated(goods[pick(goods.size())], rng, replacements(), {"title", "status", "extra", "priority_area", "languages", "x"}, 3);
     const bool yes = quick->accepts(doc);
     const bool valid = reference.validate(doc).empty();
     quick_yes += yes;

@@ -24,7 +24,7 @@ struct SchemaQuickCheck::Node {
   std::optional<std::uint64_t> min_length, max_length;
   std::optional<double> minimum, maximum;
   // One at most. std::regex is searched from const safely; each has a number of its own for
-  // remembering what it said (see matches()).
+  // remembering what it said (see Memo).
   std::vector<std::pair<std::regex, std::uint64_t>> patterns;
 };
 
@@ -153,21 +153,6 @@ std::uint64_t code_points(const std::string& text) {
   return count;
 }
 
-// std::regex_search costs thousands of instructions a value, most of a record's check, while a
-// field's values repeat (dates, goals, language codes): each thread remembers the answers for
-// the last texts it searched, per pattern, bounded in entries and in the length of a text.
-bool matches(const std::regex& pattern, std::uint64_t number, const std::string& text) {
-  constexpr std::size_t kRemembered = 4096, kLongest = 64;
-  if (text.size() > kLongest) return std::regex_search(text, pattern);
-  thread_local std::unordered_map<std::uint64_t, std::unordered_map<std::string, bool>> answers;
-  auto& known = answers[number];
-  if (const auto it = known.find(text); it != known.end()) return it->second;
-  if (known.size() >= kRemembered) known.clear();
-  const bool found = std::regex_search(text, pattern);
-  known.emplace(text, found);
-  return found;
-}
-
 bool has_type(const nlohmann::json& v, unsigned types) {
   if (types == 0) return true;
   switch (v.type()) {
@@ -183,7 +168,7 @@ bool has_type(const nlohmann::json& v, unsigned types) {
   }
 }
 
-bool node_accepts(const Node& node, const nlohmann::json& v) {
+bool node_accepts(const Node& node, const nlohmann::json& v, SchemaQuickCheck::Memo& memo) {
   if (!has_type(v, node.types)) return false;
   if (node.enumeration) {
     bool found = false;
@@ -203,14 +188,14 @@ bool node_accepts(const Node& node, const nlohmann::json& v) {
       const auto property = node.properties.find(key);
       if (property == node.properties.end()) {
         if (node.closed) return false;
-      } else if (!node_accepts(property->second, value)) {
+      } else if (!node_accepts(property->second, value, memo)) {
         return false;
       }
     }
   } else if (v.is_array()) {
     if (node.items) {
       for (const auto& each : v) {
-        if (!node_accepts(*node.items, each)) return false;
+        if (!node_accepts(*node.items, each, memo)) return false;
       }
     }
     if (node.unique_items) {
@@ -228,7 +213,7 @@ bool node_accepts(const Node& node, const nlohmann::json& v) {
       if (node.max_length && length > *node.max_length) return false;
     }
     for (const auto& [pattern, number] : node.patterns) {
-      if (!matches(pattern, number, text)) return false;
+      if (!memo.search(pattern, number, text)) return false;
     }
   } else if (v.is_number()) {
     const double value = v.get<double>();
@@ -246,6 +231,19 @@ std::optional<SchemaQuickCheck> SchemaQuickCheck::compile(const nlohmann::json& 
   return SchemaQuickCheck(std::move(root));
 }
 
-bool SchemaQuickCheck::accepts(const nlohmann::json& document) const { return node_accepts(*root_, document); }
+bool SchemaQuickCheck::Memo::search(const std::regex& pattern, std::uint64_t number, const std::string& text) {
+  constexpr std::size_t kRemembered = 4096, kLongest = 64;
+  if (text.size() > kLongest) return std::regex_search(text, pattern);
+  auto& known = answers_[number];
+  if (const auto it = known.find(text); it != known.end()) return it->second;
+  if (known.size() >= kRemembered) known.clear();
+  const bool found = std::regex_search(text, pattern);
+  known.emplace(text, found);
+  return found;
+}
+
+bool SchemaQuickCheck::accepts(const nlohmann::json& document, Memo& memo) const {
+  return node_accepts(*root_, document, memo);
+}
 
 }  // namespace fieldsync

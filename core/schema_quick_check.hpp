@@ -8,8 +8,12 @@
 // and every document goes to valijson, as before.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
+#include <regex>
+#include <string>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
@@ -23,9 +27,21 @@ class SchemaQuickCheck {
   // default).
   static std::optional<SchemaQuickCheck> compile(const nlohmann::json& schema);
 
-  // True only when `document` is valid under the schema. Thread-safe (reads only). The document
-  // must be valid UTF-8 without NUL (SchemaValidator scans for that first).
-  bool accepts(const nlohmann::json& document) const;
+  // What a caller remembers of the patterns' answers (std::regex_search costs thousands of
+  // instructions a value, most of a record's check, while a field's values repeat: dates, goals,
+  // language codes): one per thread, as SchemaValidator is. Bounded in entries and text length.
+  class Memo {
+   public:
+    bool search(const std::regex& pattern, std::uint64_t number, const std::string& text);
+
+   private:
+    std::unordered_map<std::uint64_t, std::unordered_map<std::string, bool>> answers_;
+  };
+
+  // True only when `document` is valid under the schema. Reads the check only: threads may share
+  // it, each with a Memo of its own. The document must be valid UTF-8 (SchemaValidator scans for
+  // that first).
+  bool accepts(const nlohmann::json& document, Memo& memo) const;
 
   struct Node;
 

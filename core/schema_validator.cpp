@@ -51,6 +51,7 @@ struct SchemaValidator::Impl {
   mutable valijson::Validator validator{valijson::Validator::kStrongTypes};
   // What vouches for a valid document before valijson is asked (nullopt: valijson always).
   std::optional<SchemaQuickCheck> quick;
+  mutable SchemaQuickCheck::Memo memo;  // this validator's, so this thread's (see the header)
 };
 
 namespace {
@@ -426,7 +427,7 @@ std::vector<FieldIssue> SchemaValidator::validate(const nlohmann::json& document
   }
 
   // Valid text, and the quick check vouches for it: valijson need not walk it.
-  if (!scan.invalid_utf8 && impl_->quick && impl_->quick->accepts(document)) return issues;
+  if (!scan.invalid_utf8 && impl_->quick && impl_->quick->accepts(document, impl_->memo)) return issues;
 
   valijson::ValidationResults results;
   valijson::adapters::NlohmannJsonAdapter adapter(*target);

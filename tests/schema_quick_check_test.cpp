@@ -57,13 +57,14 @@ void holds_to_valijson(const nlohmann::json& schema, const std::vector<nlohmann:
   const auto quick = SchemaQuickCheck::compile(schema);
   ASSERT_TRUE(quick.has_value());
   const SchemaValidator reference = valijson_only(schema);
+  SchemaQuickCheck::Memo memo;
   std::mt19937 rng(seed);
   auto pick = [&](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng); };
   std::size_t quick_yes = 0, valijson_no = 0;
   for (int i = 0; i < 4'000; ++i) {
     const nlohmann::json doc =
         test::mutated(goods[pick(goods.size())], rng, replacements(), {"title", "status", "extra", "priority_area", "languages", "x"}, 3);
-    const bool yes = quick->accepts(doc);
+    const bool yes = quick->accepts(doc, memo);
     const bool valid = reference.validate(doc).empty();
     quick_yes += yes;
     valijson_no += !valid;
@@ -78,10 +79,11 @@ TEST(SchemaQuickCheck, AcceptsTheRealRecordsValijsonAccepts) {
   const auto quick = SchemaQuickCheck::compile(activity_schema());
   ASSERT_TRUE(quick.has_value()) << "the activity schema uses a keyword the quick check does not compile";
   const SchemaValidator reference = valijson_only(activity_schema());
+  SchemaQuickCheck::Memo memo;
   std::size_t valid = 0, vouched = 0;
   for (const auto& record : real_records()) {
     const bool ok = reference.validate(record).empty();
-    const bool yes = quick->accepts(record);
+    const bool yes = quick->accepts(record, memo);
     valid += ok;
     vouched += yes;
     EXPECT_TRUE(!yes || ok) << record.dump();

@@ -22,22 +22,34 @@ RecordChange Replica::change_of(const Record& record, const std::optional<std::v
   return change;
 }
 
+namespace {
+
+// The columns both readers of a record as created select, in this order after its test.
+constexpr const char* kCreatedColumns =
+    "r.states = '{}' AND r.deleted = 0, r.fields, r.type, r.office, r.schema_version, r.created_hlc, r.creator, r.created_by";
+
+// A record still as created, from kCreatedColumns starting at `column` (past the test): the
+// change without fields and its stored values, spliced as they are (see OutgoingChange).
+OutgoingChange created_change(Query& q, int column, std::string id) {
+  OutgoingChange out;
+  out.change = RecordChange{std::move(id), q.text(column + 1), q.text(column + 2), static_cast<int>(q.integer(column + 3)),
+                            FieldVersion{static_cast<Hlc>(q.integer(column + 4)), q.text(column + 5)},
+                            q.text(column + 6), {}};
+  out.created_values = q.text(column);
+  return out;
+}
+
+}  // namespace
+
 std::optional<OutgoingChange> Replica::outgoing_change(const std::string& id,
                                                       const std::optional<std::vector<std::string>>& fields) {
   if (!fields) {
     // No state after creation (`states` is '{}' and no tombstone): every field is as created.
-    Query q = store_->query(
-        "SELECT states = '{}' AND deleted = 0, fields, type, office, schema_version, created_hlc, creator, created_by "
-        "FROM records WHERE id = ?1");
+    static const std::string sql = std::string("SELECT ") + kCreatedColumns + " FROM records r WHERE r.id = ?1";
+    Query q = store_->query(sql);
     q.bind(1, id);
     if (!q.step()) return std::nullopt;
-    if (q.integer(0) != 0) {
-      OutgoingChange out;
-      out.change = RecordChange{id,         q.text(2),  q.text(3), static_cast<int>(q.integer(4)),
-                                FieldVersion{static_cast<Hlc>(q.integer(5)), q.text(6)}, q.text(7), {}};
-      out.created_values = q.text(1);
-      return out;
-    }
+    if (q.integer(0) != 0) return created_change(q, 1, id);
   }
   auto record = find(id);
   if (!record) return std::nullopt;
@@ -53,13 +65,13 @@ OutboxPage Replica::outbox_page(std::size_t max_records, std::size_t max_bytes, 
   // random UUIDs (larger than SQLite's cache after an import): most of a push's reading time.
   // The size of a record's JSON is about that of its stored fields and states: enough to bound a
   // page without encoding it twice.
-  Query q = store_->query(
-      "SELECT o.record_id, o.fields, o.last_hlc, length(r.fields) + length(r.states), "
-      "o.fields IS NULL AND r.states = '{}' AND r.deleted = 0, r.fields, r.type, r.office, r.schema_version, "
-      "r.created_hlc, r.creator, r.created_by FROM outbox o "
-      "JOIN records r ON r.id = o.record_id WHERE (o.last_hlc, o.record_id) > (?2, ?3) "
+  static const std::string sql =
+      std::string("SELECT o.record_id, o.fields, o.last_hlc, length(r.fields) + length(r.states), o.fields IS NULL AND ") +
+      kCreatedColumns +
+      " FROM outbox o JOIN records r ON r.id = o.record_id WHERE (o.last_hlc, o.record_id) > (?2, ?3) "
       "AND NOT EXISTS (SELECT 1 FROM set_aside s WHERE s.record_id = o.record_id AND s.last_hlc = o.last_hlc) "
-      "ORDER BY o.last_hlc, o.record_id LIMIT ?1");
+      "ORDER BY o.last_hlc, o.record_id LIMIT ?1";
+  Query q = store_->query(sql);
   q.bind(1, static_cast<std::int64_t>(max_records + 1));
   q.bind(2, after ? static_cast<std::int64_t>(after->last_hlc) : std::int64_t{-1}).bind(3, after ? after->record_id : std::string());
   std::size_t bytes = 0;
@@ -74,11 +86,7 @@ OutboxPage Replica::outbox_page(std::size_t max_records, std::size_t max_bytes, 
     std::optional<std::vector<std::string>> fields;
     if (!q.is_null(1)) fields = nlohmann::json::parse(q.text(1)).get<std::vector<std::string>>();
     if (sink && q.integer(4) != 0) {
-      OutgoingChange out;
-      out.change = RecordChange{id,        q.text(6), q.text(7), static_cast<int>(q.integer(8)),
-                                FieldVersion{static_cast<Hlc>(q.integer(9)), q.text(10)}, q.text(11), {}};
-      out.created_values = q.text(5);
-      sink(std::move(out));
+      sink(created_change(q, 5, id));
     } else {
       // Edited since created, or deleted: the record's whole state, read by id.
       auto record = find(id);

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,7 +27,7 @@
 
 namespace fieldsync {
 
-inline constexpr std::uint32_t kPluginApiVersion = 1;
+inline constexpr std::uint32_t kPluginApiVersion = 2;
 
 // How concurrent writes of one field are reconciled (see DESIGN.md, Merge).
 enum class MergePolicy {
@@ -38,6 +39,25 @@ enum class MergePolicy {
 };
 
 const char* to_string(MergePolicy policy) noexcept;
+
+// A figure a type adds to HQ's progress report (households reached, people counted…): the report
+// sums it over the records it counts, so a new type shows up there without report code knowing it.
+struct ReportFigure {
+  std::string key;  // [a-z][a-z0-9_]*, unique within the type: "households_reached"
+  std::string en;   // its name in the report's three languages
+  std::string fr;
+  std::string ar;
+};
+
+// What one record tells the report. Every part may be empty: a type without dates, statuses or
+// priority areas is still counted, by office and type.
+struct ReportFacts {
+  std::string date;                       // the day that places it in a period, YYYY-MM-DD
+  std::string status;                     // planned | ongoing | implemented | cancelled
+  std::vector<int> priority_areas;        // of the Programme of Action, 1-18
+  std::string goal;                       // "2.8.3"
+  std::map<std::string, double> figures;  // key of report_figures() -> this record's value
+};
 
 class DataType {
  public:
@@ -65,6 +85,13 @@ class DataType {
   // A one-line summary for listings; right-to-left text comes wrapped in Unicode isolates so
   // that it shows correctly inside a left-to-right line.
   virtual std::string summary(const nlohmann::json& fields) const = 0;
+
+  // The figures this type adds to HQ's report, in the order the report shows them.
+  virtual std::vector<ReportFigure> report_figures() const = 0;
+  // What a (normalized, valid) fields object tells the report. Never throws for a record that
+  // breaks its rules (one may wait for a person to resolve it): a value of the wrong shape is
+  // left out.
+  virtual ReportFacts report_facts(const nlohmann::json& fields) const = 0;
 };
 
 using DataTypeFactory = std::unique_ptr<DataType>();

@@ -5,12 +5,12 @@
 #include <string>
 #include <vector>
 
-#include <boost/dll/import.hpp>
 #include <gtest/gtest.h>
 
 #include "core/data_type.hpp"
 #include "core/error.hpp"
 #include "core/text.hpp"
+#include "tests/support/plugin_test.hpp"
 
 using fieldsync::DataType;
 using fieldsync::DataTypeFactory;
@@ -20,63 +20,27 @@ using fieldsync::FieldIssue;
 using fieldsync::MergePolicy;
 using nlohmann::json;
 
+using fieldsync::testing::describe;
+using fieldsync::testing::find_issue;
+
 namespace {
 
-auto load_factory() {
-  return boost::dll::import_alias<DataTypeFactory>(
-      std::filesystem::path(FIELDSYNC_TEST_PLUGIN_DIR) / "libfieldsync_activity.so",
-      "fieldsync_create_data_type");
+json valid_activity() {
+  return {{"title", "Atelier r\u00E9gional sur la s\u00E9curit\u00E9 alimentaire"},
+          {"priority_area", 8},
+          {"goal", "2.8.3"},
+          {"kind", "workshop"},
+          {"status", "implemented"},
+          {"start_date", "2018-03-08"},
+          {"end_date", "2018-03-10"},
+          {"place", "Niamey"},
+          {"language", "fr"}};
 }
 
-std::string describe(const std::vector<FieldIssue>& issues) {
-  std::string out;
-  for (const auto& i : issues) out += "[" + i.field + " / " + i.rule + ": " + i.message + "] ";
-  return out;
-}
-
-const FieldIssue* find_issue(const std::vector<FieldIssue>& issues, const std::string& field,
-                             const std::string& rule) {
-  for (const auto& i : issues) {
-    if (i.field == field && i.rule == rule) return &i;
-  }
-  return nullptr;
-}
-
-class ActivityPlugin : public ::testing::Test {
+class ActivityPlugin : public fieldsync::testing::PluginTest {
  protected:
-  // Declared first, destroyed last: the library must outlive the object made by its code.
-  decltype(load_factory()) factory_ = load_factory();
-  std::unique_ptr<DataType> type_ = factory_();
-
-  static json valid() {
-    return {{"title", "Atelier r\u00E9gional sur la s\u00E9curit\u00E9 alimentaire"},
-            {"priority_area", 8},
-            {"goal", "2.8.3"},
-            {"kind", "workshop"},
-            {"status", "implemented"},
-            {"start_date", "2018-03-08"},
-            {"end_date", "2018-03-10"},
-            {"place", "Niamey"},
-            {"language", "fr"}};
-  }
-
-  // Expects `fields` to break exactly the rule `rule` of `field` (other issues allowed).
-  void expect_rejected(const json& fields, const std::string& field, const std::string& rule) {
-    const auto issues = type_->check(fields);
-    EXPECT_NE(find_issue(issues, field, rule), nullptr)
-        << "expected " << field << " / " << rule << ", got " << describe(issues);
-  }
-
-  void expect_valid(const json& fields) {
-    const auto issues = type_->check(fields);
-    EXPECT_TRUE(issues.empty()) << describe(issues);
-  }
-
-  json with(const char* key, json value) {
-    json fields = valid();
-    fields[key] = std::move(value);
-    return fields;
-  }
+  ActivityPlugin() : PluginTest("activity", valid_activity()) {}
+  static json valid() { return valid_activity(); }
 };
 
 }  // namespace
@@ -293,4 +257,31 @@ TEST_F(ActivityPlugin, ADeeplyNestedValueIsAnIssueNotACrash) {
     ASSERT_NO_THROW(fields = type_->normalize(with(field, std::move(deep))));
     expect_rejected(fields, field, "depth");
   }
+}
+
+TEST_F(ActivityPlugin, ReportFactsGivePriorityAreaStatusDateAndFigures) {
+  const auto figures = type_->report_figures();
+  ASSERT_EQ(figures.size(), 2u);
+  EXPECT_EQ(figures[0].key, "participants");
+  EXPECT_EQ(figures[0].ar, "المشاركون");
+  EXPECT_EQ(figures[1].key, "amount_usd");
+  EXPECT_EQ(figures[1].fr, "Montant (USD)");
+
+  json fields = with("participants", 45);
+  fields["amount_usd"] = 12500.5;
+  const auto facts = type_->report_facts(fields);
+  EXPECT_EQ(facts.date, "2018-03-08");
+  EXPECT_EQ(facts.status, "implemented");
+  EXPECT_EQ(facts.goal, "2.8.3");
+  EXPECT_EQ(facts.priority_areas, std::vector<int>{8});
+  EXPECT_EQ(facts.figures.at("participants"), 45);
+  EXPECT_EQ(facts.figures.at("amount_usd"), 12500.5);
+
+  // A record that breaks its rules still tells what it can, and nothing of the wrong shape.
+  fields = with("priority_area", 40);
+  fields["participants"] = "many";
+  const auto partial = type_->report_facts(fields);
+  EXPECT_TRUE(partial.priority_areas.empty());
+  EXPECT_EQ(partial.figures.count("participants"), 0u);
+  EXPECT_NO_THROW(type_->report_facts(json::array()));
 }

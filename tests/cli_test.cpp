@@ -132,7 +132,7 @@ TEST_F(CliTest, ListFiltersWhereSinceAndSearch) {
   RunResult human = run({"list"});
   EXPECT_NE(human.out.find("2 records"), std::string::npos);
   expect_refused({"list", "--since", "yesterday"}, 3, {"--since"});
-  expect_refused({"list", "distribution"}, 4, {"distribution", "activity"});
+  expect_refused({"list", "water_point"}, 4, {"water_point", "activity"});
 }
 
 TEST_F(CliTest, BadInputIsRefusedWithAClearMessageAndChangesNothing) {
@@ -147,7 +147,7 @@ TEST_F(CliTest, BadInputIsRefusedWithAClearMessageAndChangesNothing) {
                  3, {"title", "UTF-8"});
   expect_refused({"add", "activity", "--file", "-"}, 3, {"not valid JSON"}, "{\"title\": ");
   expect_refused({"add", "activity", "titleonly"}, 3, {"field=value"});
-  expect_refused({"add", "displacement", "title=x"}, 4, {"displacement"});
+  expect_refused({"add", "water_point", "title=x"}, 4, {"water_point"});
   expect_refused({"edit", id, "end_date=2018-01-01"}, 3, {"end_date", "end_after_start"});
   expect_refused({"edit", "0190a1b2-0000-7000-8000-000000000000", "participants=1"}, 4, {"no record"});
   expect_refused({"delete", "nonsense"}, 3, {"not a record id"});

@@ -162,7 +162,7 @@ TEST_F(SyncTest, CheckAsNewVouchesForValidNewRecordsOnly) {
   edited.fields["title"].heads.push_back(
       FieldWrite{FieldVersion{edited.created.hlc + 1, kOtherReplica}, "Atelier modifié", "x"});
   RecordChange unknown_type = page[30];
-  unknown_type.type = "displacement";
+  unknown_type.type = "water_point";
   page[10] = invalid;
   page[20] = edited;
   page[30] = unknown_type;

@@ -143,7 +143,7 @@ TEST_F(HqBadInput, EveryRecordAPageIsRefusedForIsNamedWithItsReason) {
   const RecordChange good = request_from("NER").changes[0];
   RecordChange afg = request_from("AFG").changes[0];
   RecordChange unknown = request_from("NER").changes[0];
-  unknown.type = "displacement";
+  unknown.type = "water_point";
   // Checked before the store is: another office's record, a type HQ does not publish.
   protocol::SyncRequest before_lock = request_from("NER");
   before_lock.changes = {good, afg, unknown};
@@ -154,7 +154,7 @@ TEST_F(HqBadInput, EveryRecordAPageIsRefusedForIsNamedWithItsReason) {
   EXPECT_EQ(json["error"]["records"][0]["status"], 403);
   EXPECT_EQ(json["error"]["records"][1]["id"], unknown.id);
   EXPECT_EQ(json["error"]["records"][1]["code"], "unknown_type");
-  EXPECT_NE(json["error"]["records"][1]["message"].get<std::string>().find("'displacement'"), std::string::npos);
+  EXPECT_NE(json["error"]["records"][1]["message"].get<std::string>().find("'water_point'"), std::string::npos);
 
   // Checked against the store: values a new record may not hold, an id another office owns.
   protocol::SyncRequest stored = request_from("AFG");

@@ -1,5 +1,6 @@
-// The activity type's own rules, private to the plugin: canonical form, the checks a JSON
-// Schema cannot state, and the one-line summary. activity_type.cpp wires them into DataType.
+// The activity type's own rules, private to the plugin: the checks a JSON Schema cannot state,
+// the one-line summary and what an activity tells HQ's report. activity_type.cpp wires them into
+// DataType.
 #pragma once
 
 #include <string>
@@ -7,13 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/error.hpp"
+#include "core/data_type.hpp"
 
 namespace fieldsync::plugin_activity {
-
-// Canonical form of a fields object (trim + NFC of text, sets sorted and deduplicated, codes
-// cased). Never throws for a wrong shape or ill-formed UTF-8: such values are left for check().
-nlohmann::json normalize_fields(nlohmann::json fields);
 
 // Cross-field rules, for a fields object that may also break its schema: each rule only looks
 // at values of the right shape (the schema reports the others).
@@ -22,5 +19,9 @@ std::vector<FieldIssue> check_fields(const nlohmann::json& fields);
 
 // "[2.8.3] workshop · implemented · 2018-03-08 · Niamey · <title>", missing parts left out.
 std::string summarize(const nlohmann::json& fields);
+
+// Participants and amounts, under the activity's priority area, goal, status and start date.
+std::vector<ReportFigure> report_figures();
+ReportFacts report_facts(const nlohmann::json& fields);
 
 }  // namespace fieldsync::plugin_activity

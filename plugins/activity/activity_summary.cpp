@@ -1,46 +1,42 @@
-// The one-line listing of an activity. Text from the record (title, place) may be Arabic: it
-// is wrapped in Unicode isolates so a left-to-right terminal line keeps its order.
-#include <string>
-
-#include "core/text.hpp"
+// The one-line listing of an activity, and what it tells HQ's report.
 #include "plugins/activity/activity_rules.hpp"
+#include "plugins/support/field_values.hpp"
+#include "plugins/support/programme_of_action.hpp"
+#include "plugins/support/summary_line.hpp"
 
 namespace fieldsync::plugin_activity {
-namespace {
 
-// Long titles would wrap a listing: ~80 user-perceived characters is one terminal line's worth.
-constexpr std::size_t kTitleChars = 80;
-constexpr const char* kSeparator = " \u00B7 ";
-
-std::string text_of(const nlohmann::json& fields, const char* key) {
-  const auto it = fields.find(key);
-  if (it == fields.end() || !it->is_string()) return {};
-  return it->get<std::string>();
-}
-
-}  // namespace
+using plugin_support::number_of;
+using plugin_support::text_of;
 
 std::string summarize(const nlohmann::json& fields) {
   if (!fields.is_object()) return {};
-  std::string line;  // the parts after the goal, joined by separators
-  auto part = [&](const std::string& s) {
-    if (s.empty()) return;
-    if (!line.empty()) line += kSeparator;
-    line += s;
-  };
-
-  part(text_of(fields, "kind"));
-  part(text_of(fields, "status"));
-
-  const std::string start = text_of(fields, "start_date");
-  const std::string end = text_of(fields, "end_date");
-  part(!start.empty() && !end.empty() && end != start ? start + " \u2013 " + end : start);
-
-  part(text::isolate(text_of(fields, "place")));
-  part(text::isolate(text::truncate(text_of(fields, "title"), kTitleChars)));
+  plugin_support::SummaryLine line;  // the parts after the goal
+  line.add(text_of(fields, "kind"))
+      .add(text_of(fields, "status"))
+      .add_dates(text_of(fields, "start_date"), text_of(fields, "end_date"))
+      .add_text(text_of(fields, "place"))
+      .add_text(text_of(fields, "title"));
   const std::string goal = text_of(fields, "goal");
-  if (goal.empty()) return line;
-  return line.empty() ? "[" + goal + "]" : "[" + goal + "] " + line;
+  if (goal.empty()) return line.str();
+  return line.str().empty() ? "[" + goal + "]" : "[" + goal + "] " + line.str();
+}
+
+std::vector<ReportFigure> report_figures() {
+  return {{"participants", "Participants", "Participants", "المشاركون"},
+          {"amount_usd", "Amount (USD)", "Montant (USD)", "المبلغ (دولار)"}};
+}
+
+ReportFacts report_facts(const nlohmann::json& fields) {
+  ReportFacts facts;
+  facts.date = text_of(fields, "start_date");
+  facts.status = text_of(fields, "status");
+  facts.goal = text_of(fields, "goal");
+  facts.priority_areas = plugin_support::priority_areas_of(fields, "priority_area");
+  for (const char* figure : {"participants", "amount_usd"}) {
+    if (const auto value = number_of(fields, figure)) facts.figures[figure] = *value;
+  }
+  return facts;
 }
 
 }  // namespace fieldsync::plugin_activity

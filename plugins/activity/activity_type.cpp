@@ -6,10 +6,9 @@
 #include <string>
 #include <string_view>
 
-#include "core/data_type.hpp"
-#include "core/json_input.hpp"
-#include "core/schema_validator.hpp"
 #include "plugins/activity/activity_rules.hpp"
+#include "plugins/support/field_normal_form.hpp"
+#include "plugins/support/schema_data_type.hpp"
 
 namespace fieldsync::plugin_activity {
 
@@ -19,19 +18,9 @@ namespace {
 
 constexpr int kSchemaVersion = 1;
 
-// The embedded schema through the same checks as any input (a schema nested too deep would
-// crash valijson's recursive parser; a key twice would silently drop a rule).
-nlohmann::json parse_schema() {
-  try {
-    return parse_json_input(embedded_schema(), "activity plugin");
-  } catch (const Error& e) {
-    throw Error(Errc::plugin, "activity plugin: embedded schema is refused: " + e.describe());
-  }
-}
-
-class ActivityType final : public DataType {
+class ActivityType final : public plugin_support::SchemaDataType {
  public:
-  ActivityType() : schema_(parse_schema()), validators_(schema_) {}
+  ActivityType() : SchemaDataType("activity plugin", embedded_schema()) {}
 
   std::string name() const override { return "activity"; }
 
@@ -41,8 +30,6 @@ class ActivityType final : public DataType {
   }
 
   int schema_version() const override { return kSchemaVersion; }
-
-  const nlohmann::json& schema() const override { return schema_; }
 
   MergePolicy merge_policy(const std::string& field) const override {
     // Two offices may each add an institution or a country: keep both.
@@ -55,31 +42,18 @@ class ActivityType final : public DataType {
   }
 
   nlohmann::json normalize(nlohmann::json fields) const override {
-    return normalize_fields(std::move(fields));
-  }
-
-  std::vector<FieldIssue> check(const nlohmann::json& fields) const override {
-    // A pool: HQ checks records of one type on several threads at once (SchemaValidator is not
-    // thread-safe: valijson caches regexes).
-    std::vector<FieldIssue> issues = validators_.validate(fields);
-    std::vector<FieldIssue> more = check_fields(fields);
-    issues.insert(issues.end(), std::make_move_iterator(more.begin()),
-                  std::make_move_iterator(more.end()));
-    return issues;
-  }
-
-  nlohmann::json migrate(nlohmann::json fields, int from_version) const override {
-    if (from_version == kSchemaVersion) return fields;  // version 1 is the first shape
-    throw Error(Errc::plugin, "activity plugin: cannot migrate fields from schema version " +
-                                  std::to_string(from_version) + " (it knows version " +
-                                  std::to_string(kSchemaVersion) + " only)");
+    static const plugin_support::NormalForm form{
+        .sets = {"institutions", "countries"}, .upper_codes = {"countries"}, .lower_codes = {"language"}};
+    return plugin_support::normalize_fields(std::move(fields), form);
   }
 
   std::string summary(const nlohmann::json& fields) const override { return summarize(fields); }
 
- private:
-  nlohmann::json schema_;
-  SchemaValidatorPool validators_;
+  std::vector<ReportFigure> report_figures() const override { return plugin_activity::report_figures(); }
+  ReportFacts report_facts(const nlohmann::json& fields) const override { return plugin_activity::report_facts(fields); }
+
+ protected:
+  std::vector<FieldIssue> rules(const nlohmann::json& fields) const override { return check_fields(fields); }
 };
 
 }  // namespace

@@ -23,6 +23,8 @@ class NoteType final : public DataType {
   std::string summary(const nlohmann::json& fields) const override {
     return fields.value("title", std::string());
   }
+  std::vector<ReportFigure> report_figures() const override { return {}; }
+  ReportFacts report_facts(const nlohmann::json&) const override { return {}; }
 
  private:
   int version_;

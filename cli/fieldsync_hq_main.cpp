@@ -1,4 +1,5 @@
-// fieldsync-hq: HQ's command — set up HQ, serve the sync over HTTPS, enroll and revoke offices.
+// fieldsync-hq: HQ's command — set up HQ, serve the sync over HTTPS, enroll and revoke offices,
+// publish plugins.
 // The one place where its errors become messages and exit codes.
 #include <malloc.h>
 
@@ -8,6 +9,7 @@
 
 #include "cli/cli_context.hpp"
 #include "cli/hq_home.hpp"
+#include "cli/hq_plugin_commands.hpp"
 #include "core/tuning.hpp"
 #include "sync/hq_service.hpp"
 #include "sync/transport/http_server.hpp"
@@ -107,10 +109,12 @@ int main(int argc, char** argv) {
     OfficeRegistry registry(HqService::offices_file(home));
     const std::string token = registry.add(code);
     const std::string ca_file = hq_tls_files(home).ca_cert.string();
+    const std::string signing_key = (home / "signing.pub").string();
     if (options.json) {
-      print_json({{"office", code}, {"token", token}, {"ca_file", ca_file}});
+      print_json({{"office", code}, {"token", token}, {"ca_file", ca_file}, {"signing_key", signing_key}});
     } else {
       std::cout << "Office " << code << " enrolled.\n  token:   " << token << "\n  CA file: " << ca_file
+                << "\n  plugin signing key: " << signing_key
                 << "\nOn the office's laptop: fieldsync init --office " << code << " --hq https://HOST:PORT --ca CA_FILE --token TOKEN\n";
     }
   });
@@ -140,6 +144,8 @@ int main(int argc, char** argv) {
       std::cout << "Office " << code << "'s token is revoked.\n";
     }
   });
+
+  add_hq_plugin_commands(app, options);
 
   try {
     app.parse(argc, argv);

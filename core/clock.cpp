@@ -48,4 +48,13 @@ std::string format_hlc_time(Hlc h) {
   return buffer;
 }
 
+std::string format_utc_seconds(std::int64_t unix_seconds) {
+  const std::time_t seconds = static_cast<std::time_t>(unix_seconds);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
 }  // namespace fieldsync

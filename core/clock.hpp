@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 
 #include "core/hlc.hpp"
 
@@ -49,5 +50,9 @@ class Clock {
   WallClock wall_;
   std::int64_t offset_ = 0;
 };
+
+// "2026-12-04T18:30:00Z": a time in whole seconds since the Unix epoch, in UTC, as files and
+// listings write it.
+std::string format_utc_seconds(std::int64_t unix_seconds);
 
 }  // namespace fieldsync

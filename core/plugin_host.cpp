@@ -9,6 +9,7 @@
 #include <link.h>  // ElfW: the ELF headers of this machine's word size
 
 #include <algorithm>
+#include <mutex>
 #include <bit>
 #include <cstdint>
 #include <cstdlib>
@@ -182,19 +183,20 @@ bool PluginHost::load_file(const fs::path& file) {
   try {
     plugin = open_plugin(file);
   } catch (const Refusal& refusal) {
-    failures_.push_back({file, refusal.reason});
+    add_failure({file, refusal.reason});
     return false;
   } catch (const std::exception& e) {
-    failures_.push_back({file, std::string("cannot load plugin: ") + e.what()});
+    add_failure({file, std::string("cannot load plugin: ") + e.what()});
     return false;
   } catch (...) {
-    failures_.push_back({file, "cannot load plugin: unknown exception"});
+    add_failure({file, "cannot load plugin: unknown exception"});
     return false;
   }
 
   // Aliasing constructor: callers see the DataType, while the shared_ptr owns the holder and so
   // keeps the library loaded for as long as any copy lives.
   std::shared_ptr<const DataType> type(plugin.holder, plugin.holder->type.get());
+  std::unique_lock lock(mutex_);
   const auto existing = types_.find(plugin.name);
   if (existing == types_.end()) {
     types_.emplace(plugin.name, LoadedPlugin{std::move(type), file});
@@ -221,7 +223,7 @@ void PluginHost::load_directory(const fs::path& dir) {
   if (ec) {
     // A folder that does not exist is normal (no plugin installed there yet).
     if (ec != std::errc::no_such_file_or_directory) {
-      failures_.push_back({dir, "cannot read plugin folder: " + ec.message()});
+      add_failure({dir, "cannot read plugin folder: " + ec.message()});
     }
     return;
   }
@@ -230,13 +232,43 @@ void PluginHost::load_directory(const fs::path& dir) {
     std::error_code type_ec;
     if (it->is_regular_file(type_ec) && looks_like_library(it->path())) files.push_back(it->path());
   }
-  if (ec) failures_.push_back({dir, "cannot read plugin folder: " + ec.message()});
+  if (ec) add_failure({dir, "cannot read plugin folder: " + ec.message()});
 
   std::sort(files.begin(), files.end());
   for (const auto& file : files) load_file(file);
 }
 
+void PluginHost::add_failure(PluginFailure failure) {
+  std::unique_lock lock(mutex_);
+  failures_.push_back(std::move(failure));
+}
+
+void PluginHost::replace(PluginHost&& loaded) {
+  std::map<std::string, LoadedPlugin> types;
+  std::vector<PluginFailure> failures;
+  {
+    std::unique_lock theirs(loaded.mutex_);
+    types = std::move(loaded.types_);
+    failures = std::move(loaded.failures_);
+  }
+  std::unique_lock lock(mutex_);
+  types_.swap(types);
+  failures_ = std::move(failures);
+  // `types` now holds the old set: its libraries unload as the last DataType of each goes.
+}
+
+std::map<std::string, LoadedPlugin> PluginHost::types() const {
+  std::shared_lock lock(mutex_);
+  return types_;
+}
+
+std::vector<PluginFailure> PluginHost::failures() const {
+  std::shared_lock lock(mutex_);
+  return failures_;
+}
+
 std::shared_ptr<const DataType> PluginHost::find(const std::string& name) const {
+  std::shared_lock lock(mutex_);
   const auto it = types_.find(name);
   return it == types_.end() ? nullptr : it->second.type;
 }
@@ -244,12 +276,14 @@ std::shared_ptr<const DataType> PluginHost::find(const std::string& name) const 
 std::shared_ptr<const DataType> PluginHost::require(const std::string& name) const {
   if (auto type = find(name)) return type;
   std::string installed;
-  for (const auto& [type_name, plugin] : types_) {
+  for (const auto& [type_name, plugin] : types()) {
     installed += (installed.empty() ? "" : ", ") + type_name;
   }
   throw Error(Errc::not_found, "unknown data type '" + name + "' (installed: " +
                                    (installed.empty() ? std::string("none") : installed) + ")");
 }
+
+std::string plugin_platform() { return FIELDSYNC_PLUGIN_PLATFORM; }
 
 std::vector<fs::path> PluginHost::default_directories(const fs::path& home) {
   std::vector<fs::path> dirs{home / "plugins"};

@@ -5,6 +5,8 @@
 // kPluginApiVersion, and export the factory alias. A library that fails any check is reported
 // in failures() and skipped: one bad file never stops the command.
 //
+// Thread-safe: find() and require() may run on many threads while another loads or replaces.
+//
 // Lifetime: every DataType handed out holds its library loaded (the shared_ptr shares ownership
 // of the boost::dll::shared_library). Libraries are never unloaded while a DataType lives.
 #pragma once
@@ -12,6 +14,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -29,9 +32,15 @@ struct LoadedPlugin {
   std::filesystem::path file;
 };
 
+// The platform a plugin library must be built for to load here: system, processor and C++ library
+// ("linux-x86_64-libstdc++"), as a bundle's manifest names it (C++ types cross the boundary).
+std::string plugin_platform();
+
 class PluginHost {
  public:
   PluginHost() = default;
+  PluginHost(const PluginHost&) = delete;
+  PluginHost& operator=(const PluginHost&) = delete;
 
   // Loads every library (*.so) in `dir`, in name order. A missing folder is not an error.
   // When two libraries provide the same type name, the higher schema_version wins; on a tie the
@@ -46,14 +55,25 @@ class PluginHost {
   // Like find(), but throws Error(not_found) naming the types that are installed.
   std::shared_ptr<const DataType> require(const std::string& name) const;
 
-  const std::map<std::string, LoadedPlugin>& types() const { return types_; }
-  const std::vector<PluginFailure>& failures() const { return failures_; }
+  // Copies: another thread may load or replace plugins meanwhile.
+  std::map<std::string, LoadedPlugin> types() const;
+  std::vector<PluginFailure> failures() const;
+
+  // Takes every type and failure of `loaded` in place of this host's own, at once: a process that
+  // learns of new or withdrawn plugins (HQ after a publish, a laptop after an update) loads the
+  // new set aside, then swaps it in. A DataType handed out before keeps its library loaded.
+  void replace(PluginHost&& loaded);
 
   // The folders a replica at `home` loads from: `home/plugins`, then $FIELDSYNC_PLUGIN_PATH
   // (colon-separated), then the build's plugin folder.
   static std::vector<std::filesystem::path> default_directories(const std::filesystem::path& home);
 
  private:
+  void add_failure(PluginFailure failure);
+
+  // Readers (find, on HQ's checking threads and its sync) share it; loading and replace() take it
+  // alone.
+  mutable std::shared_mutex mutex_;
   std::map<std::string, LoadedPlugin> types_;
   std::vector<PluginFailure> failures_;
 };

@@ -275,3 +275,17 @@ static_assert(kWatchProbeIntervalSeconds < kHttpsMaxIdleConnectionSeconds,
               "a probe must come before the client drops the idle connection");
 
 }  // namespace fieldsync::tuning
+
+namespace fieldsync::tuning {
+
+// How long a plugin catalogue HQ signs is good for. A laptop refuses an expired one (an attacker
+// replaying an old catalogue to hide a withdrawal can do so for at most this long); HQ issues a
+// fresh one whenever the served one is past half its life, so a laptop that syncs within two
+// weeks never sees one expire.
+inline constexpr std::int64_t kCatalogueLifetimeSeconds = 30 * 24 * 3600;
+
+// The largest plugin library HQ publishes and a laptop downloads (a Release plugin is a few MB;
+// one with debug info tens).
+inline constexpr std::size_t kPluginMaxLibraryBytes = 48 * 1024 * 1024;
+
+}  // namespace fieldsync::tuning

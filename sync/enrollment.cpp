@@ -1,14 +1,12 @@
 #include "sync/enrollment.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/json_input.hpp"
 
@@ -25,17 +23,6 @@ std::string read_text(const std::filesystem::path& path) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-// Writes `text` to `path` through a temporary file and a rename: never half a file.
-void write_private(const std::filesystem::path& path, const std::string& text, mode_t mode) {
-  const std::string temp = path.string() + ".tmp";
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, mode);
-  if (fd < 0) throw Error(Errc::storage, "cannot write the file", temp);
-  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fchmod(fd, mode) == 0 &&
-                  ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || std::rename(temp.c_str(), path.c_str()) != 0) throw Error(Errc::storage, "cannot write the file", path.string());
 }
 
 }  // namespace
@@ -56,9 +43,9 @@ Enrollment save_enrollment(const std::filesystem::path& home, const std::string&
                            const std::filesystem::path& ca_source, const std::string& token) {
   check_enrollment(hq_url, ca_source, token);
   const std::string ca = read_text(ca_source);
-  write_private(ca_copy(home), ca, 0644);
-  write_private(token_file(home), token + "\n", 0600);
-  write_private(hq_file(home), nlohmann::json{{"hq_url", hq_url}, {"ca_file", ca_copy(home).filename().string()}}.dump(2) + "\n", 0644);
+  write_file_atomically(ca_copy(home), ca, 0644);
+  write_file_atomically(token_file(home), token + "\n", 0600);
+  write_file_atomically(hq_file(home), nlohmann::json{{"hq_url", hq_url}, {"ca_file", ca_copy(home).filename().string()}}.dump(2) + "\n", 0644);
   return Enrollment{hq_url, ca_copy(home), token};
 }
 

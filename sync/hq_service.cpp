@@ -16,21 +16,6 @@
 namespace fieldsync {
 namespace {
 
-HttpResponse json_error(int status, const std::string& code, const std::string& message,
-                        nlohmann::json extra = nlohmann::json::object()) {
-  nlohmann::json body = nlohmann::json::parse(error_body(code, message));
-  for (auto& [key, value] : extra.items()) body[key] = value;
-  return HttpResponse{status, "application/json", body.dump(), {}};
-}
-
-std::string bearer_token(const HttpRequest& request) {
-  auto it = request.headers.find("authorization");
-  if (it == request.headers.end()) return {};
-  constexpr std::string_view prefix = "Bearer ";
-  if (it->second.size() <= prefix.size() || it->second.compare(0, prefix.size(), prefix) != 0) return {};
-  return it->second.substr(prefix.size());
-}
-
 // "application/json", any case, with parameters ("; charset=utf-8") allowed.
 bool is_json_media_type(const std::string& value) {
   std::string type = value.substr(0, value.find(';'));
@@ -41,13 +26,21 @@ bool is_json_media_type(const std::string& value) {
 
 std::string path_of(const std::string& target) { return target.substr(0, target.find('?')); }
 
-std::string bearer_token_of(const std::map<std::string, std::string>& headers) {
+}  // namespace
+
+std::string HqService::bearer_token_of(const std::map<std::string, std::string>& headers) {
   auto it = headers.find("authorization");
   if (it == headers.end()) return {};
   constexpr std::string_view prefix = "Bearer ";
   if (it->second.size() <= prefix.size() || it->second.compare(0, prefix.size(), prefix) != 0) return {};
   return it->second.substr(prefix.size());
 }
+
+HttpResponse HqService::unauthorized() {
+  return json_error(401, "unauthorized", "missing, wrong or revoked token: enroll this replica with a token from HQ");
+}
+
+namespace {
 
 // The record of the page an Error from apply() is about ("record <id>", see Error::where), when
 // it is one of the page's and the error is the record's own (its input or its values), not HQ's.
@@ -66,8 +59,8 @@ std::optional<std::string> refused_record(const Error& e, const std::vector<Reco
 }  // namespace
 
 HqService::HqService(const std::filesystem::path& home)
-    : types_(std::make_unique<PluginHost>()), offices_(offices_file(home)) {
-  for (const auto& dir : PluginHost::default_directories(home)) types_->load_directory(dir);
+    : home_(home), publisher_(home), types_(std::make_unique<PluginHost>()), offices_(offices_file(home)) {
+  refresh_types();
   replica_ = std::make_unique<Replica>(home, *types_);
   if (replica_->office() != "HQ") {
     throw Error(Errc::invalid_input, "this is office " + replica_->office() + "'s replica, not HQ's", home.string());
@@ -83,6 +76,7 @@ HttpResponse HqService::handle(const HttpRequest& request) {
     return HttpResponse{200, "application/json",
                         nlohmann::json{{"status", "ok"}, {"hq_time", Clock::system_millis()}}.dump(), {}};
   }
+  if (path == "/v1/plugins" || path.rfind("/v1/plugins/", 0) == 0) return plugins(request, path);
   if (path == "/v1/sync") {
     if (request.method != "POST") return json_error(405, "method_not_allowed", "use POST " + path);
     HttpResponse response = sync(request);
@@ -96,11 +90,11 @@ HttpResponse HqService::handle(const HttpRequest& request) {
 
 Authorization HqService::authorize(const HttpRequestHead& head) {
   Authorization verdict;
-  if (path_of(head.target) != "/v1/sync") return verdict;
+  const std::string path = path_of(head.target);
+  if (path != "/v1/sync" && path != "/v1/plugins" && path.rfind("/v1/plugins/", 0) != 0) return verdict;
   const auto office = offices_.office_for_token(bearer_token_of(head.headers));
   if (!office) {
-    verdict.refusal = json_error(401, "unauthorized",
-                                 "missing, wrong or revoked token: enroll this replica with a token from HQ");
+    verdict.refusal = unauthorized();
   } else {
     verdict.principal = "office:" + *office;
   }
@@ -108,10 +102,12 @@ Authorization HqService::authorize(const HttpRequestHead& head) {
 }
 
 HttpResponse HqService::sync(const HttpRequest& request) {
-  const auto office = offices_.office_for_token(bearer_token(request));
+  const auto office = offices_.office_for_token(bearer_token_of(request.headers));
   if (!office) {
-    return json_error(401, "unauthorized", "missing, wrong or revoked token: enroll this replica with a token from HQ");
+    return unauthorized();
   }
+  // A type published since the last request is known to this one.
+  const std::uint64_t catalogue = refresh_types();
   // A body of another media type is not ours to guess at (a form post, a misconfigured proxy).
   if (auto type = request.headers.find("content-type");
       type == request.headers.end() || !is_json_media_type(type->second)) {
@@ -221,6 +217,7 @@ HttpResponse HqService::sync(const HttpRequest& request) {
     response.cursor = page.next_cursor;
     response.more = page.more;
     response.hq_time = Clock::system_millis();
+    response.catalogue = catalogue;
     return HttpResponse{200, "application/json", protocol::encode(response, changes), {}};
   } catch (const Error& e) {
     // A change apply() refused names its record: the laptop may set that one aside as well.

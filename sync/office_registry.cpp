@@ -1,8 +1,6 @@
 #include "sync/office_registry.hpp"
 
-#include <fcntl.h>
 #include <sodium.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <ctime>
@@ -11,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.hpp"
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "core/json_input.hpp"
 #include "core/uuid.hpp"
@@ -26,14 +26,7 @@ std::string hash_token(std::string_view token) {
   return hex;
 }
 
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
+std::string utc_now() { return format_utc_seconds(std::time(nullptr)); }
 
 bool is_office_code(const std::string& code) {
   return code.size() == 3 && std::all_of(code.begin(), code.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
@@ -81,14 +74,7 @@ void OfficeRegistry::save() {
     json.push_back({{"code", office.code}, {"token_hash", office.token_hash}, {"added", office.added}, {"revoked", office.revoked}});
   }
   const std::string text = json.dump(2) + "\n";
-  const auto temp = file_.string() + ".tmp";
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (fd < 0) throw Error(Errc::storage, "cannot write the office list", temp);
-  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-  ::close(fd);
-  if (!written || std::rename(temp.c_str(), file_.c_str()) != 0) {
-    throw Error(Errc::storage, "cannot write the office list", file_.string());
-  }
+  write_file_atomically(file_, text, 0600);
   std::error_code ec;
   loaded_at_ = std::filesystem::last_write_time(file_, ec);
 }

@@ -309,6 +309,7 @@ std::string encode(const SyncResponse& response, std::string_view changes_json) 
   body += response.more ? "true" : "false";
   body += ",\"protocol\":" + std::to_string(response.protocol);
   body += ",\"stored\":" + std::to_string(response.stored);
+  if (response.catalogue != 0) body += ",\"catalogue\":" + std::to_string(response.catalogue);
   body += ",\"changes\":";
   body += changes_json;
   body += '}';
@@ -316,13 +317,14 @@ std::string encode(const SyncResponse& response, std::string_view changes_json) 
 }
 
 std::string encode(const SyncResponse& response) {
-  return nlohmann::json{{"protocol", response.protocol},
-                        {"stored", response.stored},
-                        {"changes", changes_to(response.changes)},
-                        {"cursor", response.cursor},
-                        {"more", response.more},
-                        {"hq_time", response.hq_time}}
-      .dump();
+  nlohmann::json body = {{"protocol", response.protocol},
+                         {"stored", response.stored},
+                         {"changes", changes_to(response.changes)},
+                         {"cursor", response.cursor},
+                         {"more", response.more},
+                         {"hq_time", response.hq_time}};
+  if (response.catalogue != 0) body["catalogue"] = response.catalogue;
+  return body.dump();
 }
 
 SyncRequest decode_sync_request(std::string_view body) {
@@ -348,6 +350,7 @@ SyncResponse decode_sync_response(std::string_view body) {
   response.cursor = json["cursor"].get<std::int64_t>();
   response.more = json["more"].get<bool>();
   response.hq_time = json["hq_time"].get<std::int64_t>();
+  if (json.contains("catalogue")) response.catalogue = json["catalogue"].get<std::uint64_t>();
   // HQ's time corrects this laptop's clock and bounds the versions it pulls: a time no clock of
   // FieldSync can show (before its oldest data, past what 48 bits of milliseconds hold) would
   // poison both.

@@ -36,6 +36,7 @@ struct SyncResponse {
   std::int64_t cursor = 0;
   bool more = false;
   std::int64_t hq_time = 0;  // HQ's wall clock, Unix milliseconds
+  std::uint64_t catalogue = 0;  // version of HQ's plugin catalogue; 0 while it publishes none
 };
 
 nlohmann::json change_to_json(const RecordChange& change);

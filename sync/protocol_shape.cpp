@@ -147,6 +147,9 @@ bool is_sync_response_shape(const nlohmann::json& v) {
       if (!value.is_boolean()) return false;
     } else if (key == "changes") {
       if (!is_array_of(value, is_record_change)) return false;
+    } else if (key == "catalogue") {  // optional
+      if (!is_count_from(value, 1)) return false;
+      continue;
     } else {
       return false;
     }

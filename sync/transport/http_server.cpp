@@ -51,6 +51,12 @@ std::string error_body(const std::string& code, const std::string& message) {
   return nlohmann::json{{"error", {{"code", code}, {"message", message}}}}.dump();
 }
 
+HttpResponse json_error(int status, const std::string& code, const std::string& message, nlohmann::json extra) {
+  nlohmann::json body = nlohmann::json::parse(error_body(code, message));
+  for (auto& [key, value] : extra.items()) body[key] = value;
+  return HttpResponse{status, "application/json", body.dump(), {}};
+}
+
 HttpResponse error_response(const Error& e) {
   HttpResponse r;
   r.status = status_for(e.code());

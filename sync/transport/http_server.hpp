@@ -48,6 +48,8 @@
 #include <optional>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "core/error.hpp"
 #include "core/tuning.hpp"
 
@@ -158,6 +160,10 @@ int status_for(Errc code) noexcept;
 
 // {"error": {"code": code, "message": message}} as JSON text.
 std::string error_body(const std::string& code, const std::string& message);
+
+// A response of `status` with error_body(code, message) and the members of `extra` beside them.
+HttpResponse json_error(int status, const std::string& code, const std::string& message,
+                        nlohmann::json extra = nlohmann::json::object());
 
 // A JSON error response for `e`: its code, message, and where/issues when it has them; for a 5xx
 // the message is generic (internal details stay in the server's log).

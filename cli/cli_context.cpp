@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "sync/plugin_update.hpp"
+
 namespace fieldsync::cli {
 
 int exit_code_for(Errc code) {
@@ -31,7 +33,9 @@ std::filesystem::path resolve_home(const GlobalOptions& options) {
 
 std::unique_ptr<PluginHost> load_plugins(const std::filesystem::path& home) {
   auto host = std::make_unique<PluginHost>();
-  for (const auto& dir : PluginHost::default_directories(home)) host->load_directory(dir);
+  for (const auto& refusal : load_replica_plugins(*host, home)) {
+    std::cerr << "warning: plugin " << refusal.plugin << " from HQ not loaded: " << refusal.reason << "\n";
+  }
   for (const auto& failure : host->failures()) {
     std::cerr << "warning: plugin " << failure.file.string() << " not loaded: " << failure.reason << "\n";
   }

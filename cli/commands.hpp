@@ -19,5 +19,6 @@ void register_query_commands(CLI::App& app, CommandState& state);    // list, sh
 void register_import_command(CLI::App& app, CommandState& state);    // import
 void register_sync_commands(CLI::App& app, CommandState& state);     // enroll, sync, conflicts
 void register_watch_command(CLI::App& app, CommandState& state);     // watch
+void register_plugin_commands(CLI::App& app, CommandState& state);   // plugins, plugins update
 
 }  // namespace fieldsync::cli

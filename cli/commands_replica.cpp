@@ -54,21 +54,23 @@ nlohmann::json moment_json(const std::optional<std::int64_t>& at, std::int64_t n
 void register_replica_commands(CLI::App& app, CommandState& state) {
   auto* init = app.add_subcommand("init", "Set up a new replica for an office in the home folder");
   struct InitArgs {
-    std::string office, hq, ca, token;
+    std::string office, hq, ca, token, signing_key;
   };
   auto args = std::make_shared<InitArgs>();
   init->add_option("--office", args->office, "Office code: ISO 3166-1 alpha-3 (NER, AFG, SOM, PSE)")->required();
   auto* hq = init->add_option("--hq", args->hq, "HQ's address, https://HOST:PORT (or enroll later with `fieldsync enroll`)");
   auto* ca = init->add_option("--ca", args->ca, "HQ's CA certificate to pin");
   auto* token = init->add_option("--token", args->token, "The office's token from `fieldsync-hq office add`");
+  init->add_option("--signing-key", args->signing_key, "HQ's plugin signing key to pin (signing.pub)")->needs(hq);
   hq->needs(ca)->needs(token);
   ca->needs(hq);
   token->needs(hq);
   init->callback([&state, args] {
     const auto home = resolve_home(state.options);
-    if (!args->hq.empty()) check_enrollment(args->hq, args->ca, args->token);  // refuse before creating anything
+    // Refused before anything is created.
+    if (!args->hq.empty()) check_enrollment(args->hq, args->ca, args->token, args->signing_key);
     Replica::create(home, args->office);
-    if (!args->hq.empty()) save_enrollment(home, args->hq, args->ca, args->token);
+    if (!args->hq.empty()) save_enrollment(home, args->hq, args->ca, args->token, args->signing_key);
     auto types = load_plugins(home);
     Replica replica(home, *types);
     if (state.options.json) {

@@ -7,9 +7,11 @@
 
 #include "cli/commands.hpp"
 #include "cli/field_args.hpp"
+#include "cli/plugin_update_view.hpp"
 #include "cli/sync_words.hpp"
 #include "core/hlc.hpp"
 #include "sync/enrollment.hpp"
+#include "sync/plugin_update.hpp"
 #include "sync/sync_client.hpp"
 
 namespace fieldsync::cli {
@@ -19,12 +21,16 @@ struct EnrollArgs {
   std::string hq;
   std::string ca;
   std::string token;
+  std::string signing_key;
 };
 
 void add_enroll_options(CLI::App* command, EnrollArgs& args, bool required) {
   auto* hq = command->add_option("--hq", args.hq, "HQ's address, https://HOST:PORT");
   auto* ca = command->add_option("--ca", args.ca, "HQ's CA certificate (the ca_file `fieldsync-hq office add` names)");
   auto* token = command->add_option("--token", args.token, "The office's token from `fieldsync-hq office add`");
+  command->add_option("--signing-key", args.signing_key,
+                      "HQ's plugin signing key (the signing_key `fieldsync-hq office add` names): plugins HQ publishes install only when signed by it")
+      ->needs(hq);
   if (required) {
     hq->required();
     ca->required();
@@ -96,7 +102,8 @@ void register_sync_commands(CLI::App& app, CommandState& state) {
   add_enroll_options(enroll, *enroll_args, true);
   enroll->callback([&state, enroll_args] {
     OpenReplica replica(state.options);
-    const Enrollment enrollment = save_enrollment(replica->home(), enroll_args->hq, enroll_args->ca, enroll_args->token);
+    const Enrollment enrollment =
+        save_enrollment(replica->home(), enroll_args->hq, enroll_args->ca, enroll_args->token, enroll_args->signing_key);
     if (state.options.json) {
       print_json({{"office", replica->office()}, {"hq", enrollment.hq_url}, {"ca_file", enrollment.ca_file.string()}});
     } else {
@@ -122,6 +129,10 @@ void register_sync_commands(CLI::App& app, CommandState& state) {
     SyncClient client(*replica, *enrollment, std::move(options));
     const SyncSummary s = client.run();  // on a throw, ~ProgressLine wipes the line before the error shows
     progress.wipe();
+    // HQ published or withdrew a plugin since this laptop last looked: fetched now, for the next
+    // command (a record of a new type is added with the next `fieldsync add`).
+    std::optional<PluginUpdate> plugins;
+    if (catalogue_is_news(s.catalogue, *enrollment, replica->home())) plugins = update_plugins(*enrollment, replica->home());
     if (state.options.json) {
       nlohmann::json refused = nlohmann::json::array();
       for (const auto& r : s.set_aside) refused.push_back({{"id", r.record_id}, {"code", r.code}, {"reason", r.reason}});
@@ -135,7 +146,8 @@ void register_sync_commands(CLI::App& app, CommandState& state) {
                   {"bytes_received", s.bytes_received},
                   {"restamped", s.restamped},
                   {"clock_offset_ms", s.clock_offset_millis},
-                  {"seconds", s.seconds}});
+                  {"seconds", s.seconds},
+                  {"plugins", plugins ? plugin_update_json(*plugins) : nlohmann::json(nullptr)}});
       return;
     }
     std::cout << "Synced with " << enrollment->hq_url << ": sent " << s.records_sent << " records, received "
@@ -150,6 +162,7 @@ void register_sync_commands(CLI::App& app, CommandState& state) {
                 << "; kept here and not sent again until edited (`fieldsync sync --retry-refused` to try again):\n";
       for (const auto& r : s.set_aside) std::cout << "  " << r.record_id << ": " << r.reason << "\n";
     }
+    if (plugins) print_plugin_update(*plugins);
   });
 
   auto* conflicts = app.add_subcommand("conflicts", "Fields where concurrent changes wait for a person; `conflicts resolve` settles one");

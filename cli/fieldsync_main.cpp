@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   register_import_command(app, state);
   register_sync_commands(app, state);
   register_watch_command(app, state);
+  register_plugin_commands(app, state);
 
   try {
     app.parse(argc, argv);

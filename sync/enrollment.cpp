@@ -9,6 +9,7 @@
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/json_input.hpp"
+#include "sync/rollout/signature.hpp"
 
 namespace fieldsync {
 namespace {
@@ -16,6 +17,7 @@ namespace {
 std::filesystem::path hq_file(const std::filesystem::path& home) { return home / "hq.json"; }
 std::filesystem::path token_file(const std::filesystem::path& home) { return home / "token"; }
 std::filesystem::path ca_copy(const std::filesystem::path& home) { return home / "hq-ca.pem"; }
+std::filesystem::path key_copy(const std::filesystem::path& home) { return home / "hq-signing.pub"; }
 
 std::string read_text(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -27,7 +29,8 @@ std::string read_text(const std::filesystem::path& path) {
 
 }  // namespace
 
-void check_enrollment(const std::string& hq_url, const std::filesystem::path& ca_source, const std::string& token) {
+void check_enrollment(const std::string& hq_url, const std::filesystem::path& ca_source, const std::string& token,
+                      const std::filesystem::path& signing_key_source) {
   if (hq_url.rfind("https://", 0) != 0) {
     throw Error(Errc::invalid_input, "HQ's address must start with https:// (sync always uses TLS): " + hq_url);
   }
@@ -37,16 +40,25 @@ void check_enrollment(const std::string& hq_url, const std::filesystem::path& ca
   if (read_text(ca_source).find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
     throw Error(Errc::invalid_input, "not a PEM certificate: give the CA file `fieldsync-hq office add` names", ca_source.string());
   }
+  if (!signing_key_source.empty()) rollout::read_public_key(signing_key_source);  // throws for anything else
 }
 
 Enrollment save_enrollment(const std::filesystem::path& home, const std::string& hq_url,
-                           const std::filesystem::path& ca_source, const std::string& token) {
-  check_enrollment(hq_url, ca_source, token);
+                           const std::filesystem::path& ca_source, const std::string& token,
+                           const std::filesystem::path& signing_key_source) {
+  check_enrollment(hq_url, ca_source, token, signing_key_source);
   const std::string ca = read_text(ca_source);
   write_file_atomically(ca_copy(home), ca, 0644);
   write_file_atomically(token_file(home), token + "\n", 0600);
-  write_file_atomically(hq_file(home), nlohmann::json{{"hq_url", hq_url}, {"ca_file", ca_copy(home).filename().string()}}.dump(2) + "\n", 0644);
-  return Enrollment{hq_url, ca_copy(home), token};
+  nlohmann::json hq = {{"hq_url", hq_url}, {"ca_file", ca_copy(home).filename().string()}};
+  std::filesystem::path signing_key;
+  if (!signing_key_source.empty()) {
+    write_file_atomically(key_copy(home), rollout::read_public_key(signing_key_source).bytes, 0644);
+    signing_key = key_copy(home);
+    hq["signing_key"] = signing_key.filename().string();
+  }
+  write_file_atomically(hq_file(home), hq.dump(2) + "\n", 0644);
+  return Enrollment{hq_url, ca_copy(home), token, signing_key};
 }
 
 std::optional<Enrollment> load_enrollment(const std::filesystem::path& home) {
@@ -58,12 +70,15 @@ std::optional<Enrollment> load_enrollment(const std::filesystem::path& home) {
     throw Error(Errc::storage, std::string("the enrollment file is damaged: ") + e.what(), hq_file(home).string(), e.issues());
   }
   if (!hq.is_object() || !hq.contains("hq_url") || !hq["hq_url"].is_string() ||
-      (hq.contains("ca_file") && !hq["ca_file"].is_string())) {
+      (hq.contains("ca_file") && !hq["ca_file"].is_string()) ||
+      (hq.contains("signing_key") && !hq["signing_key"].is_string())) {
     throw Error(Errc::storage, "the enrollment file is damaged", hq_file(home).string());
   }
   std::string token = read_text(token_file(home));
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
-  return Enrollment{hq["hq_url"].get<std::string>(), home / hq.value("ca_file", "hq-ca.pem"), token};
+  const std::string signing_key = hq.value("signing_key", "");
+  return Enrollment{hq["hq_url"].get<std::string>(), home / hq.value("ca_file", "hq-ca.pem"), token,
+                    signing_key.empty() ? std::filesystem::path() : home / signing_key};
 }
 
 }  // namespace fieldsync

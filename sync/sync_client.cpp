@@ -286,6 +286,7 @@ SyncSummary SyncClient::converse(HttpsClient& http) {
 
     const protocol::SyncResponse& answer = *done.answer;
     summary.clock_offset_millis = offset_from(answer.hq_time);
+    summary.catalogue = answer.catalogue;
     replica_.set_clock_offset(summary.clock_offset_millis);
     push.went_through(done.seconds);
     const bool finished = !current->page.more && !answer.more;

@@ -42,6 +42,7 @@ struct SyncSummary {
   std::int64_t clock_offset_millis = 0;
   double seconds = 0;
   bool stopped = false;  // SyncOptions::should_stop said so between pages: the rest waits
+  std::uint64_t catalogue = 0;  // the version of HQ's plugin catalogue its last answer named
   // Records HQ refused for their own sake in this sync, set aside (Replica::set_aside): the rest
   // went without them.
   std::vector<SetAsideRecord> set_aside;

@@ -1,0 +1,200 @@
+// HQ rolling out a plugin no laptop has, end to end: `fieldsync-hq plugin publish` at a running
+// HQ, laptops of two offices syncing over real TLS, installing it (signature, key, hash, platform
+// and API checked before the library is opened) and adding a record of the new type — and each
+// refusal: altered bytes, another key, a replayed older catalogue, an expired one, a withdrawn
+// version, each refused with a message saying which, nothing loaded, the replica working on.
+#include <gtest/gtest.h>
+
+#include <ctime>
+
+#include "hq_fixture.hpp"
+#include "sync/enrollment.hpp"
+#include "sync/plugin_update.hpp"
+
+namespace fieldsync {
+namespace {
+
+const std::filesystem::path kPublish = FIELDSYNC_TEST_PUBLISH_DIR;
+
+class Rollout : public HqWithOffices {
+ protected:
+  RunResult hq(std::vector<std::string> args) { return run_hq(hq_->home(), std::move(args)); }
+
+  void publish(const char* type) {
+    const RunResult r = hq({"plugin", "publish", (kPublish / ("libfieldsync_" + std::string(type) + ".so")).string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+
+  // A new laptop of `office`, pinning HQ's signing key (or `key` instead).
+  std::filesystem::path laptop(const std::string& name, const std::string& office, std::filesystem::path key = {}) {
+    const auto home = dir_.path() / name;
+    if (key.empty()) key = hq_->home() / "signing.pub";
+    const RunResult r = run_fieldsync({"--home", home.string(), "init", "--office", office, "--hq", hq_->url(), "--ca",
+                                       hq_->ca_file().string(), "--token", office == "NER" ? ner_token_ : afg_token_,
+                                       "--signing-key", key.string()});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return home;
+  }
+
+  RunResult run(const std::filesystem::path& home, std::vector<std::string> args) {
+    args.insert(args.begin(), {"--home", home.string()});
+    return run_fieldsync(args);
+  }
+  nlohmann::json json(const std::filesystem::path& home, std::vector<std::string> args) {
+    args.push_back("--json");
+    const RunResult r = run(home, args);
+    EXPECT_EQ(r.exit_code, 0) << args[0] << ": " << r.err;
+    return r.exit_code == 0 ? nlohmann::json::parse(r.out) : nlohmann::json();
+  }
+  std::set<std::string> types(const std::filesystem::path& home) {
+    std::set<std::string> names;
+    for (const auto& t : json(home, {"types"})) names.insert(t["name"].get<std::string>());
+    return names;
+  }
+  // The refusals the sync's plugin update reported, joined.
+  std::string refusals(const nlohmann::json& sync) {
+    std::string out;
+    if (!sync.contains("plugins") || sync["plugins"].is_null()) return out;
+    for (const auto& r : sync["plugins"]["refused"]) out += r["plugin"].get<std::string>() + ": " + r["reason"].get<std::string>() + "\n";
+    return out;
+  }
+  std::vector<std::filesystem::path> libraries(const std::filesystem::path& home) {
+    std::vector<std::filesystem::path> out;
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(home / "rollout", ec), end; !ec && it != end; it.increment(ec)) {
+      if (it->path().extension() == ".so") out.push_back(it->path());
+    }
+    return out;
+  }
+  void add_distribution_fails(const std::filesystem::path& home) {
+    const RunResult r = run(home, {"add", "distribution", "commodity=Farine", "quantity=1", "unit=kg", "location=Diffa",
+                                   "date=2018-03-08", "status=planned"});
+    EXPECT_NE(r.exit_code, 0) << "the type must not be usable";
+    EXPECT_NE(r.err.find("unknown data type 'distribution'"), std::string::npos) << r.err;
+  }
+};
+
+TEST_F(Rollout, AnOfficeUsesATypeHqPublishedAfterItsNextSync) {
+  const auto ner = laptop("ner", "NER");
+  const auto afg = laptop("afg", "AFG");
+  EXPECT_EQ(types(ner), std::set<std::string>{"activity"}) << "no laptop has distribution";
+  publish("distribution");
+
+  const nlohmann::json synced = json(ner, {"sync"});
+  ASSERT_TRUE(synced["plugins"].is_object()) << synced.dump();
+  ASSERT_EQ(synced["plugins"]["installed"].size(), 1u) << synced.dump();
+  EXPECT_EQ(synced["plugins"]["installed"][0]["name"], "distribution");
+  EXPECT_EQ(refusals(synced), "");
+  EXPECT_EQ(types(ner), (std::set<std::string>{"activity", "distribution"}));
+
+  const nlohmann::json added = json(ner, {"add", "distribution", "commodity=Farine de blé", "quantity=12.5", "unit=tonne",
+                                          "households=350", "individuals=2100", "location=مخيم سايام فوراج", "date=2018-03-08",
+                                          "status=implemented", "partners=الهلال الأحمر", "partners=UNICEF"});
+  const std::string id = added["id"];
+  // Validated by the new type: individuals below households is refused.
+  const RunResult bad = run(ner, {"add", "distribution", "commodity=Farine", "quantity=1", "unit=kg", "households=10",
+                                  "individuals=3", "location=Diffa", "date=2018-03-08", "status=planned"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("individuals_at_least_households"), std::string::npos) << bad.err;
+
+  EXPECT_EQ(json(ner, {"sync"})["sent"], 1) << "HQ, which published the type, takes its records";
+  EXPECT_EQ(query_count(hq_->store(), "SELECT count(*) FROM records WHERE type = 'distribution'"), 1);
+
+  const nlohmann::json plugins = json(ner, {"plugins"});
+  bool from_hq = false;
+  for (const auto& p : plugins["plugins"]) from_hq = from_hq || (p["name"] == "distribution" && p["source"] == "HQ");
+  EXPECT_TRUE(from_hq) << plugins.dump();
+  EXPECT_EQ(plugins["catalogue"], 1);
+
+  // Another office gets it with its own next sync; nothing is fetched twice.
+  EXPECT_EQ(json(afg, {"sync"})["plugins"]["installed"].size(), 1u);
+  EXPECT_TRUE(json(ner, {"sync"})["plugins"].is_null()) << "no news: no plugin request";
+  const RunResult up = run(ner, {"plugins", "update"});
+  EXPECT_EQ(up.exit_code, 0) << up.err;
+  EXPECT_NE(up.out.find("up to date"), std::string::npos) << up.out;
+}
+
+TEST_F(Rollout, AlteredBytesAreRefusedAndNothingIsLoaded) {
+  const auto ner = laptop("ner", "NER");
+  publish("distribution");
+  // Someone between HQ's disk and the laptop flips one byte of the library.
+  const auto library = hq_->home() / "published" / "distribution" / "1" / "lib.so";
+  std::string bytes = read_file(library);
+  bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x01);
+  write_file(library, bytes);
+
+  const nlohmann::json synced = json(ner, {"sync"});
+  EXPECT_NE(refusals(synced).find("hash mismatch"), std::string::npos) << synced.dump();
+  EXPECT_TRUE(libraries(ner).empty()) << "nothing written";
+  EXPECT_EQ(types(ner), std::set<std::string>{"activity"});
+  add_distribution_fails(ner);
+  EXPECT_NE(read_file(ner / "rollout" / "log").find("refused distribution 1"), std::string::npos);
+  EXPECT_EQ(json(ner, {"sync"})["sent"], 0) << "the replica works on";
+}
+
+TEST_F(Rollout, AnotherKeysCatalogueIsRefused) {
+  ASSERT_EQ(run_hq(dir_.path() / "impostor", {"init"}).exit_code, 0);
+  const auto ner = laptop("ner", "NER", dir_.path() / "impostor" / "signing.pub");
+  publish("distribution");
+  const nlohmann::json synced = json(ner, {"sync"});
+  EXPECT_NE(refusals(synced).find("another key"), std::string::npos) << synced.dump();
+  EXPECT_TRUE(libraries(ner).empty());
+  add_distribution_fails(ner);
+}
+
+TEST_F(Rollout, AReplayedOlderCatalogueIsRefused) {
+  const auto ner = laptop("ner", "NER");
+  publish("distribution");
+  const std::string first = read_file(hq_->home() / "published" / "catalogue.json");
+  publish("displacement");
+  EXPECT_EQ(json(ner, {"sync"})["plugins"]["installed"].size(), 2u);
+  // An attacker (or a restored backup) serves the older catalogue again.
+  write_file(hq_->home() / "published" / "catalogue.json", first);
+  const RunResult r = run(ner, {"plugins", "update"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("older than version 2"), std::string::npos) << r.err;
+  EXPECT_EQ(types(ner), (std::set<std::string>{"activity", "displacement", "distribution"})) << "what it had stays";
+}
+
+TEST_F(Rollout, AnExpiredCatalogueIsRefused) {
+  const auto ner = laptop("ner", "NER");
+  publish("distribution");
+  // A laptop whose clock says it is 40 days on: HQ's catalogue (good for 30) has expired for it.
+  const auto enrollment = load_enrollment(ner);
+  ASSERT_TRUE(enrollment);
+  const PluginUpdate update = update_plugins(*enrollment, ner, std::time(nullptr) + 40 * 24 * 3600);
+  ASSERT_EQ(update.refused.size(), 1u);
+  EXPECT_NE(update.refused[0].reason.find("expired"), std::string::npos) << update.refused[0].reason;
+  EXPECT_TRUE(update.installed.empty());
+  EXPECT_TRUE(libraries(ner).empty());
+  EXPECT_EQ(types(ner), std::set<std::string>{"activity"});
+}
+
+TEST_F(Rollout, AWithdrawnVersionStopsLoading) {
+  const auto ner = laptop("ner", "NER");
+  publish("distribution");
+  json(ner, {"sync"});
+  ASSERT_EQ(types(ner), (std::set<std::string>{"activity", "distribution"}));
+  ASSERT_EQ(hq({"plugin", "withdraw", "distribution", "1"}).exit_code, 0);
+  json(ner, {"sync"});
+  EXPECT_EQ(types(ner), std::set<std::string>{"activity"}) << "a withdrawn version is never loaded again";
+  const RunResult r = run(ner, {"types"});
+  EXPECT_NE(r.err.find("withdrawn by HQ"), std::string::npos) << r.err;
+  add_distribution_fails(ner);
+}
+
+TEST_F(Rollout, ALaptopWithoutAPinnedKeyInstallsNothing) {
+  const auto home = dir_.path() / "nokey";
+  ASSERT_EQ(run_fieldsync({"--home", home.string(), "init", "--office", "NER", "--hq", hq_->url(), "--ca",
+                           hq_->ca_file().string(), "--token", ner_token_})
+                .exit_code,
+            0);
+  publish("distribution");
+  const RunResult r = run(home, {"plugins", "update"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("no HQ signing key is pinned"), std::string::npos) << r.err;
+  EXPECT_TRUE(libraries(home).empty());
+}
+
+}  // namespace
+}  // namespace fieldsync

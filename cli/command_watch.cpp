@@ -96,6 +96,7 @@ std::string event_text(const WatchEvent& e) {
     line += "; HQ refused " + plural(s.set_aside.size(), "record", "records") + ", kept here (`fieldsync status`): " +
             s.set_aside.front().record_id + ": " + s.set_aside.front().reason + (s.set_aside.size() > 1 ? " …" : "");
   }
+  if (!e.detail.empty()) line += "; " + e.detail;
   return line;
 }
 

@@ -18,6 +18,7 @@
 #include "core/error.hpp"
 #include "core/replica.hpp"
 #include "core/tuning.hpp"
+#include "sync/plugin_update.hpp"
 #include "sync/transport/https_client.hpp"
 
 namespace fieldsync {
@@ -81,7 +82,16 @@ struct SyncResult {
   SyncSummary summary;
   std::size_t pending_records = 0;
   StoreStamp stamp;       // the store's files right after the sync's own writes
+  std::string plugins;    // what a plugin update after the sync did, in words; empty when none ran
 };
+
+// "plugins: installed distribution 1; refused agreement 2: hash mismatch …"
+std::string plugin_words(const PluginUpdate& update) {
+  std::string words;
+  for (const auto& m : update.installed) words += (words.empty() ? "" : "; ") + ("installed " + m.name + " " + std::to_string(m.version));
+  for (const auto& r : update.refused) words += (words.empty() ? "" : "; ") + ("refused " + r.plugin + ": " + r.reason);
+  return words.empty() ? "plugins: HQ's catalogue version " + std::to_string(update.catalogue) + " accepted" : "plugins: " + words;
+}
 
 }  // namespace
 
@@ -121,7 +131,7 @@ milliseconds jittered_backoff(std::size_t failures, milliseconds first, millisec
 // The schedule, on the caller's io_context; the network jobs, on `network_` (one thread).
 class Watch::Loop {
  public:
-  Loop(std::filesystem::path home, const PluginHost& types, Enrollment enrollment, WatchOptions options,
+  Loop(std::filesystem::path home, PluginHost& types, Enrollment enrollment, WatchOptions options,
        std::function<void(const WatchEvent&)> on_event)
       : home_(std::move(home)),
         types_(types),
@@ -316,6 +326,14 @@ class Watch::Loop {
           try {
             result.summary = client.run(*connection);
             result.ok = true;
+            // HQ published or withdrew a plugin: fetched on the same connection, then the types
+            // loaded again and swapped in, so the next sync and this replica's records use them.
+            if (catalogue_is_news(result.summary.catalogue, enrollment, home_)) {
+              result.plugins = plugin_words(update_plugins(*connection, enrollment, home_));
+              PluginHost loaded;
+              load_replica_plugins(loaded, home_);
+              types_.replace(std::move(loaded));
+            }
           } catch (const Error& e) {
             result.code = e.code();
             result.error = e.what();
@@ -354,6 +372,7 @@ class Watch::Loop {
     event.summary = result.summary;
     event.pending_records = result.pending_records;
     event.error = result.error;
+    event.detail = result.plugins;
     if (result.ok) {
       ++successes_;
       failures_ = refusals_ = 0;
@@ -478,7 +497,7 @@ class Watch::Loop {
   void emit(WatchEvent::Kind kind) { on_event_(make(kind)); }
 
   const std::filesystem::path home_;
-  const PluginHost& types_;
+  PluginHost& types_;  // replaced in place when HQ's plugins change
   Enrollment enrollment_;
   WatchOptions options_;
   std::function<void(const WatchEvent&)> on_event_;
@@ -509,7 +528,7 @@ class Watch::Loop {
   std::string stop_detail_;
 };
 
-Watch::Watch(std::filesystem::path home, const PluginHost& types, Enrollment enrollment, WatchOptions options,
+Watch::Watch(std::filesystem::path home, PluginHost& types, Enrollment enrollment, WatchOptions options,
              std::function<void(const WatchEvent&)> on_event)
     : loop_(std::make_unique<Loop>(std::move(home), types, std::move(enrollment), std::move(options), std::move(on_event))) {}
 

@@ -71,15 +71,17 @@ struct WatchEvent {
   std::string error;                       // why it failed
   std::optional<std::chrono::milliseconds> retry_in;  // when the next try is due, after a failure
   std::size_t pending_records = 0;         // after a sync: what still waits to be sent
-  std::string detail;                      // started: HQ and the schedule; stopped: why ("signal SIGTERM")
+  std::string detail;                      // started: HQ and the schedule; stopped: why ("signal SIGTERM");
+                                           // sync: what the plugin update after it did, if one ran
 };
 const char* to_string(WatchEvent::Kind kind) noexcept;
 
 class Watch {
  public:
-  // `home` is the replica's folder and `types` its plugins (both must outlive the Watch);
-  // `enrollment` is read again from `home` before each sync, so a new one takes effect.
-  Watch(std::filesystem::path home, const PluginHost& types, Enrollment enrollment, WatchOptions options,
+  // `home` is the replica's folder and `types` its plugins (both must outlive the Watch; `types`
+  // is loaded again in place when HQ's plugins change); `enrollment` is read again from `home`
+  // before each sync, so a new one takes effect.
+  Watch(std::filesystem::path home, PluginHost& types, Enrollment enrollment, WatchOptions options,
         std::function<void(const WatchEvent&)> on_event);
   ~Watch();
   Watch(const Watch&) = delete;

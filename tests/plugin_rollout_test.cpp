@@ -5,6 +5,7 @@
 // version, each refused with a message saying which, nothing loaded, the replica working on.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <ctime>
 
 #include "hq_fixture.hpp"
@@ -112,6 +113,29 @@ TEST_F(Rollout, AnOfficeUsesATypeHqPublishedAfterItsNextSync) {
   const RunResult up = run(ner, {"plugins", "update"});
   EXPECT_EQ(up.exit_code, 0) << up.err;
   EXPECT_NE(up.out.find("up to date"), std::string::npos) << up.out;
+}
+
+TEST_F(Rollout, WatchInstallsAPublishedTypeWithoutARestart) {
+  const auto ner = laptop("ner", "NER");
+  ChildProcess watch({FIELDSYNC_CLI, "--home", ner.string(), "watch", "--json", "--pull-interval", "0.5", "--exit-after", "20"});
+  auto next_sync = [&]() -> nlohmann::json {
+    for (int lines = 0; lines < 50; ++lines) {
+      const auto line = watch.next_output_line(std::chrono::seconds(20));
+      if (!line) break;
+      const auto event = nlohmann::json::parse(*line, nullptr, false);
+      if (!event.is_discarded() && event.value("event", "") == "sync") return event;
+    }
+    ADD_FAILURE() << "no sync from watch";
+    return nlohmann::json::object();
+  };
+  EXPECT_EQ(next_sync().value("detail", ""), "") << "nothing published yet";
+  publish("distribution");
+  nlohmann::json event = nlohmann::json::object();
+  for (int syncs = 0; syncs < 10 && event.value("detail", "").empty(); ++syncs) event = next_sync();
+  EXPECT_EQ(event.value("detail", ""), "plugins: installed distribution 1") << event.dump();
+  watch.kill(SIGTERM);
+  EXPECT_EQ(watch.wait(std::chrono::seconds(30)).exit_code, 0);
+  EXPECT_EQ(types(ner), (std::set<std::string>{"activity", "distribution"}));
 }
 
 TEST_F(Rollout, AlteredBytesAreRefusedAndNothingIsLoaded) {

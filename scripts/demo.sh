@@ -3,12 +3,13 @@
 # loopback (real TLS), enrolls a field replica for each office (NER, AFG, SOM, PSE), imports the
 # real activities of the OIC progress report spread over them offline, shows what a field
 # officer sees (listings, search, a correction, a deletion, a record's history), then syncs
-# every office with HQ — including two NER laptops editing the same record — and shows that HQ
-# holds them all.
+# every office with HQ — including two NER laptops editing the same record —, has HQ roll out a new
+# data type (aid distributions) that an office uses after its next sync, and shows that HQ holds
+# them all.
 # Everything lives in demo-home/ (or $FIELDSYNC_DEMO_DIR) and is made anew on every run.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-FIELDSYNC_TARGETS="fieldsync fieldsync-hq activity" bash "$here/scripts/build.sh" "$here/build" >/dev/null
+FIELDSYNC_TARGETS="fieldsync fieldsync-hq activity distribution" bash "$here/scripts/build.sh" "$here/build" >/dev/null
 
 fieldsync="$here/build/cli/fieldsync"
 fieldsync_hq="$here/build/cli/fieldsync-hq"
@@ -35,6 +36,7 @@ for office in "${offices[@]}"; do
   token[$office]=$("$fieldsync_hq" --home "$demo/hq" office add "$office" --json | sed -n 's/^  "token": "\(.*\)".*/\1/p')
 done
 ca_file="$demo/hq/tls/ca.pem"
+signing_key="$demo/hq/signing.pub"  # pinned by every laptop: only plugins HQ signed install
 "$fieldsync_hq" --home "$demo/hq" office list
 
 step "Spreading $(wc -l <"$data") real activities over the four field offices"
@@ -44,7 +46,7 @@ done
 
 for office in "${offices[@]}"; do
   step "Office $office: set up a replica enrolled with HQ, and import its activities offline"
-  "$fieldsync" --home "$demo/$office" init --office "$office" --hq "$hq_url" --ca "$ca_file" --token "${token[$office]}"
+  "$fieldsync" --home "$demo/$office" init --office "$office" --hq "$hq_url" --ca "$ca_file" --token "${token[$office]}" --signing-key "$signing_key"
   "$fieldsync" --home "$demo/$office" import activity "$demo/split/$office.jsonl"
 done
 
@@ -89,7 +91,7 @@ for office in "${offices[@]}"; do
 done
 
 step "A second NER laptop joins and receives NER's records"
-"$fieldsync" --home "$demo/NER-2" init --office NER --hq "$hq_url" --ca "$ca_file" --token "${token[NER]}"
+"$fieldsync" --home "$demo/NER-2" init --office NER --hq "$hq_url" --ca "$ca_file" --token "${token[NER]}" --signing-key "$signing_key"
 "$fieldsync" --home "$demo/NER-2" sync
 
 step "Both NER laptops change the same activity offline, then sync"
@@ -108,6 +110,22 @@ step "NER settles the conflict; the resolution syncs like any edit"
 "$fieldsync" --home "$demo/NER" sync
 "$fieldsync" --home "$demo/NER-2" sync
 "$fieldsync" --home "$demo/NER-2" conflicts
+
+step "HQ rolls out a new data type — aid distributions — signed with its key"
+"$fieldsync_hq" --home "$demo/hq" plugin publish "$here/build/lib/fieldsync/publish/libfieldsync_distribution.so"
+"$fieldsync_hq" --home "$demo/hq" plugin list
+
+step "SOM: the next sync installs it (signature, key and hash checked before it is opened)"
+"$fieldsync" --home "$demo/SOM" sync
+"$fieldsync" --home "$demo/SOM" plugins
+
+step "SOM: log a distribution of food parcels in Baidoa, and sync it to HQ"
+"$fieldsync" --home "$demo/SOM" add distribution commodity="سلال غذائية — colis alimentaires" quantity=420 unit=parcel \
+  households=420 individuals=2730 location="مخيم بيدوا" adm1=Bay country=SOM date=2026-11-22 status=implemented \
+  partners=WFP partners="الهلال الأحمر الصومالي" funding_source="Islamic Solidarity Fund" priority_area=8 goal=2.8.1
+"$fieldsync" --home "$demo/SOM" sync
+echo "-- at HQ:"
+"$fieldsync" --home "$demo/hq" list distribution
 
 step "HQ holds every office's activities"
 "$fieldsync" --home "$demo/hq" status

@@ -4,6 +4,7 @@
 
 #include "core/error.hpp"
 #include "sync/hq_service.hpp"
+#include "sync/plugin_update.hpp"
 
 namespace fieldsync {
 namespace {
@@ -29,8 +30,7 @@ std::uint64_t HqService::refresh_types() {
   if (types_loaded_ && stamp == catalogue_loaded_) return catalogue_version_;
   // Loaded aside, then swapped in whole: a sync in flight sees the old set or the new one.
   PluginHost loaded;
-  for (const auto& dir : PluginHost::default_directories(home_)) loaded.load_directory(dir);
-  for (const auto& library : publisher_.current_libraries()) loaded.load_file(library);
+  load_replica_plugins(loaded, home_);  // HQ's folders and the bundles it publishes
   types_->replace(std::move(loaded));
   types_loaded_ = true;
   catalogue_loaded_ = stamp;

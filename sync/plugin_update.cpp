@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "core/error.hpp"
+#include "sync/rollout/plugin_publisher.hpp"
 #include "sync/sync_client.hpp"
 #include "sync/transport/https_client.hpp"
 
@@ -85,6 +86,8 @@ PluginUpdate update_plugins(const Enrollment& enrollment, const std::filesystem:
 
 std::vector<rollout::PluginRefusal> load_replica_plugins(PluginHost& host, const std::filesystem::path& home) {
   for (const auto& dir : PluginHost::default_directories(home)) host.load_directory(dir);
+  // HQ's own home: the types it publishes are its own build's (what `serve` loads too).
+  for (const auto& library : rollout::PluginPublisher(home).current_libraries()) host.load_file(library);
   std::vector<rollout::PluginRefusal> refused;
   try {
     for (const auto& plugin : installer_for(home).loadable(refused)) host.load_file(plugin.library);

@@ -35,8 +35,9 @@ PluginUpdate update_plugins(const Enrollment& enrollment, const std::filesystem:
 bool catalogue_is_news(std::uint64_t announced, const Enrollment& enrollment, const std::filesystem::path& home);
 
 // Loads into `host` the plugins a replica at `home` uses: its folders (PluginHost::
-// default_directories), then the bundles installed from HQ that verify now against the pinned
-// key (see PluginInstaller::loadable). Returns the installed ones refused, with why.
+// default_directories), at HQ's home the bundles it publishes, then the bundles installed from HQ
+// that verify now against the pinned key (see PluginInstaller::loadable). Returns the installed
+// ones refused, with why.
 std::vector<rollout::PluginRefusal> load_replica_plugins(PluginHost& host, const std::filesystem::path& home);
 
 // The installer for `home`, with the signing key its enrollment pins (none when not enrolled).

@@ -28,11 +28,7 @@ std::vector<ReportFigure> report_figures() {
 }
 
 ReportFacts report_facts(const nlohmann::json& fields) {
-  ReportFacts facts;
-  facts.date = text_of(fields, "start_date");
-  facts.status = text_of(fields, "status");
-  facts.goal = text_of(fields, "goal");
-  facts.priority_areas = plugin_support::priority_areas_of(fields, "priority_area");
+  ReportFacts facts = plugin_support::programme_facts(fields, "start_date");
   for (const char* figure : {"participants", "amount_usd"}) {
     if (const auto value = number_of(fields, figure)) facts.figures[figure] = *value;
   }

@@ -46,11 +46,7 @@ std::vector<ReportFigure> report_figures() {
 }
 
 ReportFacts report_facts(const nlohmann::json& fields) {
-  ReportFacts facts;
-  facts.date = text_of(fields, "date");
-  facts.status = text_of(fields, "status");
-  facts.goal = text_of(fields, "goal");
-  facts.priority_areas = plugin_support::priority_areas_of(fields, "priority_area");
+  ReportFacts facts = plugin_support::programme_facts(fields, "date");
   const bool reached = facts.status == "implemented";
   if (const auto households = integer_of(fields, "households")) {
     facts.figures["households_reached"] = reached ? static_cast<double>(*households) : 0;

@@ -3,6 +3,8 @@
 #include <optional>
 #include <string>
 
+#include "plugins/support/field_values.hpp"
+
 namespace fieldsync::plugin_support {
 namespace {
 
@@ -52,6 +54,15 @@ std::vector<int> priority_areas_of(const nlohmann::json& fields, const std::stri
     take(*it);
   }
   return areas;
+}
+
+ReportFacts programme_facts(const nlohmann::json& fields, const std::string& date_field) {
+  ReportFacts facts;
+  facts.date = text_of(fields, date_field);
+  facts.status = text_of(fields, "status");
+  facts.goal = text_of(fields, "goal");
+  facts.priority_areas = priority_areas_of(fields, "priority_area");
+  return facts;
 }
 
 }  // namespace fieldsync::plugin_support

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/data_type.hpp"
 #include "core/error.hpp"
 
 namespace fieldsync::plugin_support {
@@ -20,5 +21,10 @@ inline constexpr int kPriorityAreas = 18;
 // The priority areas in `field` — one number, or an array of them (a scope) — that are areas of
 // the Programme of Action (1-18); anything else is left out.
 std::vector<int> priority_areas_of(const nlohmann::json& fields, const std::string& field);
+
+// What a record logged against the Programme of Action tells HQ's report, for types with the
+// common fields: the day in `date_field`, `status`, `goal` and `priority_area` (figures left to
+// the type).
+ReportFacts programme_facts(const nlohmann::json& fields, const std::string& date_field);
 
 }  // namespace fieldsync::plugin_support

@@ -2,9 +2,6 @@
 
 #include "sync/transport/internal/openssl_error.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -15,10 +12,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include <cerrno>
-#include <cstring>
 #include <memory>
 
+#include "core/atomic_file.hpp"
 #include "core/error.hpp"
 #include "core/tuning.hpp"
 
@@ -113,44 +109,6 @@ std::string to_pem(EVP_PKEY* key) {
   return std::string(data, static_cast<std::size_t>(n));
 }
 
-[[noreturn]] void io_failure(const std::filesystem::path& path, const char* what) {
-  throw Error(Errc::storage, std::string(what) + ": " + std::strerror(errno), path.string());
-}
-
-// Writes `content` to `path` with `mode` from the first byte on: temporary file, fsync, rename.
-void write_file_atomically(const std::filesystem::path& path, const std::string& content,
-                           mode_t mode) {
-  const std::filesystem::path tmp = path.string() + ".tmp";
-  ::unlink(tmp.c_str());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) io_failure(tmp, "cannot create file");
-  std::size_t done = 0;
-  while (done < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      io_failure(tmp, "cannot write file");
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  // The umask may have narrowed `mode`; a key must be exactly 0600 and a certificate readable.
-  if (::fchmod(fd, mode) != 0 || ::fsync(fd) != 0) {
-    ::close(fd);
-    io_failure(tmp, "cannot sync file");
-  }
-  if (::close(fd) != 0) io_failure(tmp, "cannot close file");
-  if (::rename(tmp.c_str(), path.c_str()) != 0) io_failure(path, "cannot rename file into place");
-}
-
-void sync_directory(const std::filesystem::path& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) io_failure(dir, "cannot open folder");
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) io_failure(dir, "cannot sync folder");
-}
-
 std::string subject_alt_names(const std::vector<std::string>& dns_names,
                               const std::vector<std::string>& ips) {
   std::string san = "IP:127.0.0.1,IP:::1,DNS:localhost";
@@ -221,7 +179,6 @@ TlsIdentityPaths create_tls_identity(const std::filesystem::path& dir,
   write_file_atomically(paths.server_key, to_pem(server_key.get()), 0600);
   write_file_atomically(paths.ca_cert, to_pem(ca.get()), 0644);
   write_file_atomically(paths.server_cert, to_pem(server.get()), 0644);
-  sync_directory(dir);
   return paths;
 }
 

@@ -25,4 +25,9 @@ function(fieldsync_add_plugin name)
   if(NOT FIELDSYNC_FUZZ)
     target_link_options(${name} PRIVATE -Wl,--no-undefined)
   endif()
+  # A plugin to publish travels to every office over links of a few hundred kbit/s: without its
+  # debug sections it is a tenth of the size (debug it from the build's own objects).
+  if(ARG_TO_PUBLISH)
+    target_link_options(${name} PRIVATE -Wl,--strip-debug)
+  endif()
 endfunction()

@@ -281,7 +281,7 @@ std::string Replica::summary(const Record& record) const {
       // A plugin that cannot summarise one record must not stop a listing.
     }
   }
-  return "(" + record.type + ": no plugin installed to describe it)";
+  return "(a " + record.type + " record, waiting for its plugin: kept and synced as it is)";
 }
 
 }  // namespace fieldsync

@@ -115,6 +115,36 @@ TEST_F(Rollout, AnOfficeUsesATypeHqPublishedAfterItsNextSync) {
   EXPECT_NE(up.out.find("up to date"), std::string::npos) << up.out;
 }
 
+TEST_F(Rollout, ALaptopWithoutTheTypeKeepsAndSyncsItsRecordsUntilThePluginArrives) {
+  const auto ner1 = laptop("ner1", "NER");
+  const auto ner2 = dir_.path() / "ner2";  // enrolled without HQ's key: it cannot install plugins
+  ASSERT_EQ(run_fieldsync({"--home", ner2.string(), "init", "--office", "NER", "--hq", hq_->url(), "--ca",
+                           hq_->ca_file().string(), "--token", ner_token_})
+                .exit_code,
+            0);
+  publish("distribution");
+  json(ner1, {"sync"});
+  const std::string id = json(ner1, {"add", "distribution", "commodity=Kits d’hygiène", "quantity=300", "unit=kit",
+                                     "location=مخيم النيجر", "date=2018-05-02", "status=implemented"})["id"];
+  json(ner1, {"sync"});
+
+  EXPECT_EQ(json(ner2, {"sync"})["received"], 1);
+  const RunResult listed = run(ner2, {"list"});
+  EXPECT_NE(listed.out.find("a distribution record, waiting for its plugin"), std::string::npos) << listed.out;
+  const nlohmann::json kept = json(ner2, {"show", id});
+  EXPECT_EQ(kept["fields"], json(ner1, {"show", id})["fields"]) << "kept untouched";
+
+  // Enrolled again with HQ's key: the plugin arrives, and the record is one of its type.
+  ASSERT_EQ(run(ner2, {"enroll", "--hq", hq_->url(), "--ca", hq_->ca_file().string(), "--token", ner_token_, "--signing-key",
+                       (hq_->home() / "signing.pub").string()})
+                .exit_code,
+            0);
+  ASSERT_EQ(run(ner2, {"plugins", "update"}).exit_code, 0);
+  const RunResult typed = run(ner2, {"list", "distribution"});
+  EXPECT_EQ(typed.exit_code, 0) << typed.err;
+  EXPECT_NE(typed.out.find("Kits d’hygiène · 300 kit"), std::string::npos) << typed.out;
+}
+
 TEST_F(Rollout, WatchInstallsAPublishedTypeWithoutARestart) {
   const auto ner = laptop("ner", "NER");
   ChildProcess watch({FIELDSYNC_CLI, "--home", ner.string(), "watch", "--json", "--pull-interval", "0.5", "--exit-after", "20"});
@@ -141,11 +171,14 @@ TEST_F(Rollout, WatchInstallsAPublishedTypeWithoutARestart) {
 TEST_F(Rollout, AlteredBytesAreRefusedAndNothingIsLoaded) {
   const auto ner = laptop("ner", "NER");
   publish("distribution");
-  // Someone between HQ's disk and the laptop flips one byte of the library.
+  // Someone between HQ's disk and the laptop flips one byte of the library. (A new file put in its
+  // place, as any change there would be: HQ runs the library it loaded, and rewriting a mapped
+  // file in place would change HQ's own running code.)
   const auto library = hq_->home() / "published" / "distribution" / "1" / "lib.so";
   std::string bytes = read_file(library);
   bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x01);
-  write_file(library, bytes);
+  write_file(library.string() + ".new", bytes);
+  std::filesystem::rename(library.string() + ".new", library);
 
   const nlohmann::json synced = json(ner, {"sync"});
   EXPECT_NE(refusals(synced).find("hash mismatch"), std::string::npos) << synced.dump();

@@ -50,9 +50,8 @@ void PluginInstaller::log(const std::string& line) const {
   out << format_utc_seconds(std::time(nullptr)) << " " << line << "\n";
 }
 
-PluginManifest PluginInstaller::verified_manifest(std::string_view bundle_json, const std::string& what) const {
+PluginManifest PluginInstaller::verified_manifest(const nlohmann::json& bundle, const std::string& what) const {
   if (!pinned_) throw Error(Errc::plugin, what + ": no HQ signing key is pinned here (enroll with --signing-key)");
-  const nlohmann::json bundle = served_json(bundle_json, what);
   const std::string manifest = text_member(bundle, "manifest", what);
   verify_document(*pinned_, kManifestPurpose, manifest, text_member(bundle, "signature", what), what);
   PluginManifest m = parse_manifest(manifest, what);
@@ -108,7 +107,7 @@ std::vector<CatalogueEntry> PluginInstaller::wanted(const Catalogue& catalogue) 
 PluginManifest PluginInstaller::install(std::string_view served, const CatalogueEntry& entry) {
   const std::string what = entry.name + " " + std::to_string(entry.version);
   const nlohmann::json document = served_json(served, what);
-  const PluginManifest m = verified_manifest(served, what);
+  const PluginManifest m = verified_manifest(document, what);
   if (m.name != entry.name || m.version != entry.version || m.sha256 != entry.sha256) {
     throw Error(Errc::plugin, what + ": HQ sent " + m.name + " " + std::to_string(m.version) +
                                   ", not the bundle its catalogue lists (refused)");
@@ -175,7 +174,7 @@ std::vector<InstalledPlugin> PluginInstaller::loadable(std::vector<PluginRefusal
     }
     try {
       const std::string stem_path = (dir_ / stem(plugin.manifest.name, plugin.manifest.version)).string();
-      const PluginManifest m = verified_manifest(read_whole_file(stem_path + ".json"), what);
+      const PluginManifest m = verified_manifest(served_json(read_whole_file(stem_path + ".json"), what), what);
       if (m.sha256 != listed->sha256) throw Error(Errc::plugin, what + ": not the bundle HQ's catalogue lists");
       check_library_matches(m, read_whole_file(plugin.library), what);
       out.push_back({m, plugin.library});

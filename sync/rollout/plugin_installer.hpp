@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "sync/rollout/plugin_catalogue.hpp"
 #include "sync/rollout/plugin_manifest.hpp"
 #include "sync/rollout/signature.hpp"
@@ -70,7 +72,9 @@ class PluginInstaller {
   std::filesystem::path folder() const { return dir_; }
 
  private:
-  PluginManifest verified_manifest(std::string_view bundle_json, const std::string& what) const;
+  // The manifest of a bundle document ({"manifest", "signature", …}), its signature checked
+  // against the pinned key and its platform and API against this build's.
+  PluginManifest verified_manifest(const nlohmann::json& bundle, const std::string& what) const;
 
   std::filesystem::path dir_;
   std::optional<PublicKey> pinned_;

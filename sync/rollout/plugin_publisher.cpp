@@ -184,7 +184,18 @@ std::vector<fs::path> PluginPublisher::current_libraries() const {
   std::vector<fs::path> out;
   const auto catalogue = read_catalogue();
   if (!catalogue) return out;
-  for (const auto& entry : catalogue->current()) out.push_back(dir_ / entry.name / std::to_string(entry.version) / kLibraryFile);
+  for (const auto& entry : catalogue->current()) {
+    const fs::path library = dir_ / entry.name / std::to_string(entry.version) / kLibraryFile;
+    // HQ runs only what it signed: a library changed on disk since is not loaded (and a laptop
+    // that is sent it refuses it too).
+    std::string bytes;
+    try {
+      bytes = read_whole_file(library);
+    } catch (const Error&) {
+      continue;
+    }
+    if (sha256_hex(bytes) == entry.sha256) out.push_back(library);
+  }
   return out;
 }
 

@@ -54,8 +54,9 @@ class PluginPublisher {
   // VERSION was never published (or NAME is not a type name: never a path).
   std::optional<std::string> served_bundle(const std::string& name, int version) const;
 
-  // The libraries of the catalogue's current bundles (newest of each name, not withdrawn): what
-  // HQ itself loads, so it knows every type it publishes.
+  // The libraries of the catalogue's current bundles (newest of each name, not withdrawn) whose
+  // bytes still hash to what the catalogue says: what HQ itself loads, so it knows every type it
+  // publishes and never runs a library altered since it signed it.
   std::vector<std::filesystem::path> current_libraries() const;
 
   // The version of the catalogue now (0 while nothing was ever published).

@@ -6,8 +6,8 @@
 // as if nothing had happened: converged byte for byte, nothing lost or duplicated, outboxes empty,
 // every store intact (PRAGMA integrity_check).
 //
-// FIELDSYNC_KILLS sets the number of in-flight kills of each kind (default 50), FIELDSYNC_FAULT_SEED
-// the seed (printed, to replay a failure).
+// FIELDSYNC_KILLS sets the number of in-flight kills of each kind (default 50; 25 under the
+// sanitizers), FIELDSYNC_FAULT_SEED the seed (printed, to replay a failure).
 #include <gtest/gtest.h>
 
 #include <iostream>

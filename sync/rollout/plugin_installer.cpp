@@ -59,11 +59,17 @@ PluginManifest PluginInstaller::verified_manifest(const nlohmann::json& bundle, 
   return m;
 }
 
-std::optional<Catalogue> PluginInstaller::accepted() const {
+std::optional<std::string> PluginInstaller::kept_catalogue_text() const {
   std::error_code ec;
   if (!fs::exists(dir_ / kCatalogueFile, ec)) return std::nullopt;
   const nlohmann::json kept = served_json(read_whole_file(dir_ / kCatalogueFile), "the catalogue kept here");
-  return parse_catalogue(text_member(kept, "catalogue", "the catalogue kept here"), "the catalogue kept here");
+  return text_member(kept, "catalogue", "the catalogue kept here");
+}
+
+std::optional<Catalogue> PluginInstaller::accepted() const {
+  const auto text = kept_catalogue_text();
+  if (!text) return std::nullopt;
+  return parse_catalogue(*text, "the catalogue kept here");
 }
 
 Catalogue PluginInstaller::accept_catalogue(std::string_view served, std::int64_t now) {
@@ -73,15 +79,10 @@ Catalogue PluginInstaller::accept_catalogue(std::string_view served, std::int64_
   const std::string text = text_member(document, "catalogue", what);
   verify_document(*pinned_, kCataloguePurpose, text, text_member(document, "signature", what), what);
   Catalogue offered = parse_catalogue(text, what);
+  const std::optional<std::string> seen_text = kept_catalogue_text();
   std::optional<Catalogue> seen;
-  std::string seen_text;
-  std::error_code ec;
-  if (fs::exists(dir_ / kCatalogueFile, ec)) {
-    const nlohmann::json kept = served_json(read_whole_file(dir_ / kCatalogueFile), "the catalogue kept here");
-    seen_text = text_member(kept, "catalogue", "the catalogue kept here");
-    seen = parse_catalogue(seen_text, "the catalogue kept here");
-  }
-  check_fresh(offered, text, seen, seen_text, now, what);
+  if (seen_text) seen = parse_catalogue(*seen_text, "the catalogue kept here");
+  check_fresh(offered, text, seen, seen_text.value_or(""), now, what);
   if (!seen || offered.version != seen->version) {
     fs::create_directories(dir_);
     write_file_atomically(dir_ / kCatalogueFile, document.dump(), 0644);

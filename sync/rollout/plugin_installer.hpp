@@ -72,6 +72,8 @@ class PluginInstaller {
   std::filesystem::path folder() const { return dir_; }
 
  private:
+  // The text of the catalogue accepted last (as HQ signed it), nullopt before the first.
+  std::optional<std::string> kept_catalogue_text() const;
   // The manifest of a bundle document ({"manifest", "signature", …}), its signature checked
   // against the pinned key and its platform and API against this build's.
   PluginManifest verified_manifest(const nlohmann::json& bundle, const std::string& what) const;

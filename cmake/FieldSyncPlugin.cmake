@@ -1,15 +1,18 @@
 include(${CMAKE_CURRENT_LIST_DIR}/FieldSyncEmbed.cmake)
 
-# fieldsync_add_plugin(NAME SCHEMA file.json SOURCES a.cpp … [TO_PUBLISH])
+# fieldsync_add_plugin(NAME SCHEMA file.json SOURCES a.cpp … [TO_PUBLISH] [OUTPUT_DIRECTORY dir])
 # Builds a data-type plugin as a MODULE library in the build's plugin folder (built in: every
 # replica of this build loads it), or with TO_PUBLISH in its publish folder (for HQ to roll out to
 # the offices), with its JSON
 # Schema embedded (function `std::string_view fieldsync::plugin_<NAME>::embedded_schema()`), so
-# the one .so file is the whole plugin.
+# the one .so file is the whole plugin. OUTPUT_DIRECTORY puts it elsewhere (a test's own version
+# of a plugin, beside the fixtures).
 function(fieldsync_add_plugin name)
-  cmake_parse_arguments(ARG "TO_PUBLISH" "SCHEMA" "SOURCES" ${ARGN})
+  cmake_parse_arguments(ARG "TO_PUBLISH" "SCHEMA;OUTPUT_DIRECTORY" "SOURCES" ${ARGN})
   set(output_dir "${FIELDSYNC_PLUGIN_OUTPUT_DIR}")
-  if(ARG_TO_PUBLISH)
+  if(ARG_OUTPUT_DIRECTORY)
+    set(output_dir "${ARG_OUTPUT_DIRECTORY}")
+  elseif(ARG_TO_PUBLISH)
     set(output_dir "${FIELDSYNC_PUBLISH_OUTPUT_DIR}")
   endif()
   fieldsync_embed_file(generated INPUT "${ARG_SCHEMA}" SYMBOL embedded_schema NAMESPACE fieldsync::plugin_${name})

@@ -13,4 +13,22 @@ const char* to_string(MergePolicy policy) noexcept {
   return "lww";
 }
 
+nlohmann::json fields_for_type(const DataType& type, const nlohmann::json& fields, int written_under,
+                               const std::string& where) {
+  const int version = type.schema_version();
+  if (written_under == version) return fields;
+  if (written_under > version) {
+    throw Error(Errc::plugin,
+                "this " + type.name() + " record was written under version " + std::to_string(written_under) +
+                    " of its plugin, and the one here is version " + std::to_string(version) +
+                    ": it is kept as it is, and changed once a sync or `fieldsync plugins update` brings the newer plugin",
+                where);
+  }
+  try {
+    return type.migrate(fields, written_under);
+  } catch (const Error& e) {
+    throw Error(e.code(), e.what(), where, e.issues());
+  }
+}
+
 }  // namespace fieldsync

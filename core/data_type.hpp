@@ -96,6 +96,14 @@ class DataType {
 
 using DataTypeFactory = std::unique_ptr<DataType>();
 
+// The fields of a record written under schema version `written_under`, as `type` reads them: as
+// they are at its own version, through migrate() from an older one. A record written under a newer
+// version is refused (Error(plugin), naming `where`): this plugin would check it by rules it has
+// outgrown and drop, on the next edit, the fields it does not know. Also refused: what migrate()
+// refuses.
+nlohmann::json fields_for_type(const DataType& type, const nlohmann::json& fields, int written_under,
+                               const std::string& where);
+
 }  // namespace fieldsync
 
 #define FIELDSYNC_EXPORT_DATA_TYPE(factory)                                          \

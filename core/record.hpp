@@ -107,7 +107,7 @@ struct TypeCount {
 struct SetAsideRecord {
   std::string record_id;
   Hlc last_hlc = 0;        // the outbox's newest local write of the record when HQ refused it
-  std::string code;        // HQ's: forbidden, unknown_type, validation, invalid_input
+  std::string code;        // HQ's: forbidden, unknown_type, unknown_version, validation, invalid_input
   std::string reason;      // HQ's words
   std::int64_t at_millis = 0;  // when HQ refused it (Unix milliseconds)
 };

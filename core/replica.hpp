@@ -275,7 +275,14 @@ class Replica {
   std::optional<OutgoingChange> outgoing_change(const std::string& id, const std::optional<std::vector<std::string>>& fields);
   void persist_clock();
   Record require_writable(const std::string& id_or_prefix);
-  Record write_fields(Record record, const std::map<std::string, nlohmann::json>& values);
+  // One local change of `values` (field -> value, null: removed). With `schema_version`, the
+  // record is at that version after it (the values came through its plugin, migrated); without,
+  // it stays at its own (a deletion).
+  Record write_fields(Record record, const std::map<std::string, nlohmann::json>& values,
+                      std::optional<int> schema_version = std::nullopt);
+  // write_fields of what `fields` (the record's whole fields at `type`'s version, checked) changes
+  // of what the record shows, and of `settled` (a conflict's field) even when its value stays.
+  Record write_edit(Record record, const nlohmann::json& fields, const DataType& type, const std::string& settled = "");
   bool is_hq() const { return office_ == "HQ"; }
   // The per-field schema check of `type` (built once per type, on first use).
   const FieldValueChecker& value_checker(const DataType& type);
@@ -287,7 +294,8 @@ class Replica {
   std::string office_;
   std::string replica_id_;
   std::string author_;
-  std::map<std::string, std::unique_ptr<FieldValueChecker>> value_checkers_;  // by type name
+  // By type name and schema version: HQ reloads a type when a newer version is published.
+  std::map<std::pair<std::string, int>, std::unique_ptr<FieldValueChecker>> value_checkers_;
 };
 
 }  // namespace fieldsync

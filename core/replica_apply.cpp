@@ -51,7 +51,7 @@ void adopt_earlier_creation(Record& record, const RecordChange& change) {
 }  // namespace
 
 const FieldValueChecker& Replica::value_checker(const DataType& type) {
-  auto& checker = value_checkers_[type.name()];
+  auto& checker = value_checkers_[{type.name(), type.schema_version()}];
   if (!checker) checker = std::make_unique<FieldValueChecker>(type.schema());
   return *checker;
 }
@@ -176,7 +176,12 @@ ApplySummary Replica::apply(const std::vector<RecordChange>& changes, const Appl
       // activity, another its end): that is a conflict for a person, which conflicts_of names,
       // not a refusal that would hold back the second replica's every page. A record one
       // replica alone wrote that breaks a rule is refused.
-      auto issues = existing && written_by_several_replicas(record) ? std::vector<FieldIssue>{} : type->check(record.fields);
+      // A record written under an older version of its type is checked as that version's
+      // migration reads it (offices upgrade one by one: an office still on the old version keeps
+      // syncing); under a newer one than HQ's, refused.
+      auto issues = existing && written_by_several_replicas(record)
+                        ? std::vector<FieldIssue>{}
+                        : type->check(fields_for_type(*type, record.fields, record.schema_version, where));
       if (!issues.empty()) {
         // The count first: the issues are moved into the Error.
         const std::string message = "the " + record.type + " record would break " + std::to_string(issues.size()) +

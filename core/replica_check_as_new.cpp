@@ -29,6 +29,16 @@ std::optional<std::vector<FieldIssue>> check_values_as_new(const RecordChange& c
     if (policy == MergePolicy::union_set && resolved_value(state, policy) != write.value) return std::nullopt;
     object.emplace_hint(object.end(), field, write.value);
   }
+  // Written under an older version of the type: checked as its migration reads it, as apply()
+  // does. A newer version, or one the plugin cannot migrate, is for apply() to refuse.
+  if (change.schema_version > type.schema_version()) return std::nullopt;
+  if (change.schema_version < type.schema_version()) {
+    try {
+      fields = type.migrate(std::move(fields), change.schema_version);
+    } catch (const Error&) {
+      return std::nullopt;
+    }
+  }
   return type.check(fields);
 }
 

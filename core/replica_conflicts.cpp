@@ -39,20 +39,21 @@ Record Replica::resolve_conflict(const std::string& id_or_prefix, const std::str
   if (std::none_of(open.begin(), open.end(), [&](const Conflict& c) { return c.field == field; })) {
     throw Error(Errc::not_found, "no open conflict on field '" + field + "'", where);
   }
-  nlohmann::json settled = value;
+  Record written;
   if (field == kDeletedField) {
     if (!value.is_boolean()) throw Error(Errc::invalid_input, "a revived record is settled with true (delete) or false (keep)", where);
+    written = write_fields(std::move(record), {{field, value}});
   } else {
     if (!type) throw Error(Errc::not_found, "the data type '" + record.type + "' is not installed here", where);
     require_valid_utf8(value, where);
-    nlohmann::json fields = record.fields;
+    // As an edit: at the plugin's version, migrated first (see Replica::edit).
+    nlohmann::json fields = fields_for_type(*type, record.fields, record.schema_version, where);
     fields[field] = value;
     fields = type->normalize(std::move(fields));
     auto issues = type->check(fields);
     if (!issues.empty()) throw Error(Errc::validation, "the chosen value breaks the rules of " + record.type, where, std::move(issues));
-    settled = fields.contains(field) ? fields[field] : nlohmann::json(nullptr);
+    written = write_edit(std::move(record), fields, *type, field);
   }
-  Record written = write_fields(std::move(record), {{field, settled}});
   transaction.commit();
   return written;
 }

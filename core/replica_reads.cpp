@@ -276,6 +276,11 @@ ReplicaStatus Replica::status() {
 std::string Replica::summary(const Record& record) const {
   if (auto type = types_.find(record.type)) {
     try {
+      // An older record reads as its migration does; a newer one as it is (the plugin's summary
+      // leaves out what it does not know).
+      if (record.schema_version < type->schema_version()) {
+        return type->summary(fields_for_type(*type, record.fields, record.schema_version, ""));
+      }
       return type->summary(record.fields);
     } catch (const std::exception&) {
       // A plugin that cannot summarise one record must not stop a listing.

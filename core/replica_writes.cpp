@@ -57,7 +57,8 @@ PreparedRecord Replica::prepare(NewRecord item) const {
 
 // Writes new values of some fields (null: remove) as one local change: each field's state is
 // written over, the record resolved again, and the change recorded, queued and fed.
-Record Replica::write_fields(Record record, const std::map<std::string, nlohmann::json>& values) {
+Record Replica::write_fields(Record record, const std::map<std::string, nlohmann::json>& values,
+                             std::optional<int> schema_version) {
   const Record before = record;
   const Hlc hlc = clock_.now();
   const FieldVersion version{hlc, replica_id_};
@@ -68,7 +69,7 @@ Record Replica::write_fields(Record record, const std::map<std::string, nlohmann
     record.state[field] = write_over(current, FieldWrite{version, value, author_});
     fields.push_back(field);
   }
-  if (auto type = types_.find(record.type)) record.schema_version = type->schema_version();
+  if (schema_version) record.schema_version = *schema_version;
   resolve_record(record, types_.find(record.type).get());
   save_record(record);
   const std::string action = before.deleted == record.deleted ? "edit" : record.deleted ? "delete" : "revive";
@@ -166,9 +167,9 @@ Record Replica::edit(const std::string& id_or_prefix, const nlohmann::json& patc
     throw Error(Errc::not_found, "the data type '" + record.type + "' is not installed here, so its records cannot be edited",
                 where);
   }
-  nlohmann::json fields = record.schema_version < type->schema_version()
-                              ? type->migrate(record.fields, record.schema_version)
-                              : record.fields;
+  // A record written under an older version of its plugin is migrated first (the migration is
+  // part of this edit); one written under a newer version is refused, kept as it is.
+  nlohmann::json fields = fields_for_type(*type, record.fields, record.schema_version, where);
   for (const auto& [field, value] : patch.items()) {
     if (value.is_null()) {
       fields.erase(field);
@@ -182,7 +183,12 @@ Record Replica::edit(const std::string& id_or_prefix, const nlohmann::json& patc
     const std::string message = "the edit breaks " + count_rules(issues.size()) + " of " + record.type;
     throw Error(Errc::validation, message, where, std::move(issues));
   }
+  Record written = write_edit(std::move(record), fields, *type);
+  transaction.commit();
+  return written;
+}
 
+Record Replica::write_edit(Record record, const nlohmann::json& fields, const DataType& type, const std::string& settled) {
   std::map<std::string, nlohmann::json> values;
   for (const auto& [field, old_value] : record.fields.items()) {
     if (!fields.contains(field)) values[field] = nullptr;
@@ -191,10 +197,9 @@ Record Replica::edit(const std::string& id_or_prefix, const nlohmann::json& patc
     auto it = record.fields.find(field);
     if (it == record.fields.end() || *it != new_value) values[field] = new_value;
   }
+  if (!settled.empty()) values[settled] = fields.contains(settled) ? fields[settled] : nlohmann::json(nullptr);
   if (values.empty()) return record;  // nothing changed: no version, no history, nothing to send
-  Record written = write_fields(std::move(record), values);
-  transaction.commit();
-  return written;
+  return write_fields(std::move(record), values, type.schema_version());
 }
 
 Record Replica::remove(const std::string& id_or_prefix) {

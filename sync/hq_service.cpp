@@ -141,9 +141,19 @@ HttpResponse HqService::sync(const HttpRequest& request) {
     }
     // HQ publishes the types, so it stores only records of a type it knows (a laptop keeps what it
     // lacks a plugin for; HQ is where a type comes from).
-    if (types_->find(change.type) == nullptr) {
+    const auto type = types_->find(change.type);
+    if (type == nullptr) {
       refused.push_back({change.id, 400, "unknown_type",
                          "record " + change.id + ": HQ has no data type named '" + change.type + "'", {}});
+      continue;
+    }
+    // Nor of a version it has not published (one withdrawn after an office wrote under it).
+    if (change.schema_version > type->schema_version()) {
+      refused.push_back({change.id, 400, "unknown_version",
+                         "record " + change.id + ": written under version " + std::to_string(change.schema_version) +
+                             " of the " + change.type + " plugin, and HQ's is version " +
+                             std::to_string(type->schema_version()),
+                         {}});
       continue;
     }
     const VersionVerdict verdict = check_versions(change, newest_allowed);

@@ -21,7 +21,7 @@ namespace fieldsync::protocol {
 struct RecordRefusal {
   std::string id;
   int status = 400;  // 403: not this office's to write; 400: the record itself is wrong
-  std::string code;  // forbidden, unknown_type, invalid_input, validation
+  std::string code;  // forbidden, unknown_type, unknown_version, invalid_input, validation
   std::string message;
   std::vector<FieldIssue> issues;
 };

@@ -123,4 +123,57 @@ TEST_F(DistributionPlugin, ReportCountsWhoWasReachedOnlyWhenHandedOut) {
   EXPECT_EQ(facts.figures.at("individuals_reached"), 0);
 }
 
+// Version 2 of the type (tests/fixture_plugins/distribution_v2), as HQ would publish it after
+// version 1: a required modality, and vulnerable households.
+class DistributionPluginV2 : public fieldsync::testing::PluginTest {
+ protected:
+  DistributionPluginV2()
+      : PluginTest(fieldsync::testing::PluginLibrary{std::filesystem::path(FIELDSYNC_TEST_FIXTURE_PLUGIN_DIR) /
+                                                     "distribution_v2" / "libfieldsync_distribution_v2.so"},
+                   with_modality(valid_distribution())) {}
+  static json with_modality(json fields) {
+    fields["modality"] = "in_kind";
+    fields["vulnerable_households"] = 80;
+    return fields;
+  }
+};
+
+TEST_F(DistributionPluginV2, KeepsEveryFieldOfVersion1AndAddsItsOwn) {
+  EXPECT_EQ(type_->name(), "distribution");
+  EXPECT_EQ(type_->schema_version(), 2);
+  expect_valid(valid_);
+  expect_rejected(without("modality"), "modality", "required");
+  expect_rejected(with("modality", "hawala"), "modality", "enum");
+  const auto issues = type_->check(with("vulnerable_households", 351));
+  ASSERT_NE(find_issue(issues, "vulnerable_households", "vulnerable_at_most_households"), nullptr) << describe(issues);
+  EXPECT_EQ(type_->merge_policy("vulnerable_households"), MergePolicy::max);
+  EXPECT_EQ(type_->merge_policy("partners"), MergePolicy::union_set) << "version 1's policies stay";
+}
+
+TEST_F(DistributionPluginV2, MigratesVersion1RecordsToValidOnesWithTheModalityTheirUnitGives) {
+  json old = valid_distribution();  // written under version 1: no modality
+  expect_rejected(old, "modality", "required");
+  const json migrated = type_->migrate(old, 1);
+  EXPECT_EQ(migrated["modality"], "in_kind");
+  expect_valid(migrated);
+  old.erase("modality");
+  old["unit"] = "usd";
+  EXPECT_EQ(type_->migrate(old, 1)["modality"], "cash");
+  old["unit"] = "voucher";
+  EXPECT_EQ(type_->migrate(old, 1)["modality"], "voucher");
+  // Everything version 1 wrote stays as it was, Arabic included.
+  const json written = valid_distribution();
+  for (const auto& [key, value] : written.items()) EXPECT_EQ(migrated[key], value) << key;
+  EXPECT_EQ(type_->migrate(valid_, 2), valid_) << "its own version: as it is";
+  EXPECT_THROW(type_->migrate(valid_, 3), fieldsync::Error) << "a newer version than its own";
+}
+
+TEST_F(DistributionPluginV2, ReportAddsVulnerableHouseholdsReached) {
+  const auto figures = type_->report_figures();
+  ASSERT_EQ(figures.size(), 3u);
+  EXPECT_EQ(figures[2].key, "vulnerable_households_reached");
+  EXPECT_EQ(type_->report_facts(valid_).figures.at("vulnerable_households_reached"), 80);
+  EXPECT_EQ(type_->report_facts(valid_).figures.at("households_reached"), 350);
+}
+
 }  // namespace

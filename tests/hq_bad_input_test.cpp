@@ -136,6 +136,15 @@ TEST_F(HqBadInput, AChangeThatBreaksItsSchemaGets400NamingTheField) {
   expect_refused(protocol::encode(page), ner_token_, 400, {"priority_area"});
 }
 
+// HQ publishes the types and their versions: a record written under a version of its type HQ does
+// not have (one withdrawn after an office wrote under it) is refused, naming both versions.
+TEST_F(HqBadInput, ARecordOfAVersionHqDoesNotPublishIsRefused) {
+  protocol::SyncRequest request = request_from("NER");
+  request.changes[0].schema_version = 7;
+  expect_refused(protocol::encode(request), ner_token_, 400,
+                 {"unknown_version", "version 7 of the activity plugin", "HQ's is version 1", request.changes[0].id});
+}
+
 // Records refused for their own sake are all named under error.records, with their own status,
 // code and words, so a laptop sets exactly those aside; the answer's status and code are the
 // first one's, and nothing of the page is stored.

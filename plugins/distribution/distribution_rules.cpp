@@ -10,6 +10,22 @@ namespace fieldsync::plugin_distribution {
 using plugin_support::integer_of;
 using plugin_support::text_of;
 
+MergePolicy merge_policy_of(const std::string& field) {
+  // Two officers may each add a partner that took part.
+  if (field == "partners") return MergePolicy::union_set;
+  // A later, fuller head count should not be lost to an earlier partial one.
+  if (field == "households" || field == "individuals") return MergePolicy::max;
+  // Two different quantities for one handout, or cancelled against implemented: a person decides.
+  if (field == "quantity" || field == "status") return MergePolicy::review;
+  return MergePolicy::lww;
+}
+
+const plugin_support::NormalForm& normal_form() {
+  static const plugin_support::NormalForm form{
+      .sets = {"partners"}, .upper_codes = {"country"}, .lower_codes = {"language"}};
+  return form;
+}
+
 std::vector<FieldIssue> check_fields(const nlohmann::json& fields) {
   std::vector<FieldIssue> issues;
   if (!fields.is_object()) return issues;

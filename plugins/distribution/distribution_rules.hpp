@@ -1,6 +1,7 @@
-// The distribution type's own rules, private to the plugin: the checks a JSON Schema cannot
-// state, the one-line summary and what a distribution tells HQ's report. distribution_type.cpp
-// wires them into DataType.
+// The distribution type's own rules, private to the plugin: its merge policies and normal form,
+// the checks a JSON Schema cannot state, the one-line summary and what a distribution tells HQ's
+// report. distribution_type.cpp wires them into DataType (and the tests' version 2 of the type
+// builds on them).
 #pragma once
 
 #include <string>
@@ -9,8 +10,13 @@
 #include <nlohmann/json.hpp>
 
 #include "core/data_type.hpp"
+#include "plugins/support/field_normal_form.hpp"
 
 namespace fieldsync::plugin_distribution {
+
+// partners union, head counts max, quantity and status review, the rest lww.
+MergePolicy merge_policy_of(const std::string& field);
+const plugin_support::NormalForm& normal_form();
 
 // calendar_date (date), individuals_at_least_households, goal_matches_priority_area.
 std::vector<FieldIssue> check_fields(const nlohmann::json& fields);

@@ -29,20 +29,10 @@ class DistributionType final : public plugin_support::SchemaDataType {
 
   int schema_version() const override { return 1; }
 
-  MergePolicy merge_policy(const std::string& field) const override {
-    // Two officers may each add a partner that took part.
-    if (field == "partners") return MergePolicy::union_set;
-    // A later, fuller head count should not be lost to an earlier partial one.
-    if (field == "households" || field == "individuals") return MergePolicy::max;
-    // Two different quantities for one handout, or cancelled against implemented: a person decides.
-    if (field == "quantity" || field == "status") return MergePolicy::review;
-    return MergePolicy::lww;
-  }
+  MergePolicy merge_policy(const std::string& field) const override { return merge_policy_of(field); }
 
   nlohmann::json normalize(nlohmann::json fields) const override {
-    static const plugin_support::NormalForm form{
-        .sets = {"partners"}, .upper_codes = {"country"}, .lower_codes = {"language"}};
-    return plugin_support::normalize_fields(std::move(fields), form);
+    return plugin_support::normalize_fields(std::move(fields), normal_form());
   }
 
   std::string summary(const nlohmann::json& fields) const override { return summarize(fields); }

@@ -36,15 +36,21 @@ inline std::filesystem::path built_plugin(const std::string& type) {
   return std::filesystem::exists(built_in) ? built_in : std::filesystem::path(FIELDSYNC_TEST_PUBLISH_DIR) / file;
 }
 
-inline auto load_plugin_factory(const std::string& type) {
-  return boost::dll::import_alias<DataTypeFactory>(built_plugin(type), "fieldsync_create_data_type");
+inline auto load_plugin_factory(const std::filesystem::path& library) {
+  return boost::dll::import_alias<DataTypeFactory>(library, "fieldsync_create_data_type");
 }
 
-// Derive with the type's name and a valid fields object of it.
+// A plugin library named by its file rather than its type (a test's own version of a type).
+struct PluginLibrary {
+  std::filesystem::path file;
+};
+
+// Derive with the type's name (or its library) and a valid fields object of it.
 class PluginTest : public ::testing::Test {
  protected:
-  PluginTest(const std::string& type, nlohmann::json valid)
-      : factory_(load_plugin_factory(type)), type_(factory_()), valid_(std::move(valid)) {}
+  PluginTest(const std::string& type, nlohmann::json valid) : PluginTest(PluginLibrary{built_plugin(type)}, std::move(valid)) {}
+  PluginTest(const PluginLibrary& library, nlohmann::json valid)
+      : factory_(load_plugin_factory(library.file)), type_(factory_()), valid_(std::move(valid)) {}
 
   // A copy of the valid fields object with `key` set to `value`.
   nlohmann::json with(const std::string& key, nlohmann::json value) const {
@@ -69,7 +75,7 @@ class PluginTest : public ::testing::Test {
   }
 
   // Declared first, destroyed last: the library must outlive the object made by its code.
-  decltype(load_plugin_factory("")) factory_;
+  decltype(load_plugin_factory(std::filesystem::path())) factory_;
   std::unique_ptr<DataType> type_;
   nlohmann::json valid_;
 };

@@ -46,18 +46,24 @@ OpenReplica::OpenReplica(const GlobalOptions& options) {
   const auto home = resolve_home(options);
   types_ = load_plugins(home);
   replica_ = std::make_unique<Replica>(home, *types_);
+  for (const auto& check : replica_->check_waiting_records()) std::cerr << "note: " << waiting_check_words(check) << "\n";
 }
+
+std::vector<WaitingCheck> OpenReplica::reload_plugins() { return use_updated_plugins(*types_, *replica_); }
 
 void print_json(const nlohmann::json& value) {
   std::cout << value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
 }
 
+nlohmann::json issues_to_json(const std::vector<FieldIssue>& issues) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& issue : issues) out.push_back({{"field", issue.field}, {"rule", issue.rule}, {"message", issue.message}});
+  return out;
+}
+
 nlohmann::json error_to_json(const Error& error) {
-  nlohmann::json issues = nlohmann::json::array();
-  for (const auto& issue : error.issues()) {
-    issues.push_back({{"field", issue.field}, {"rule", issue.rule}, {"message", issue.message}});
-  }
-  return {{"code", to_string(error.code())}, {"message", error.what()}, {"where", error.where()}, {"issues", issues}};
+  return {{"code", to_string(error.code())}, {"message", error.what()}, {"where", error.where()},
+          {"issues", issues_to_json(error.issues())}};
 }
 
 void print_error(const GlobalOptions& options, const Error& error) {

@@ -39,10 +39,14 @@ std::filesystem::path resolve_home(const GlobalOptions& options);
 // are reported on stderr as warnings; they never stop the command.
 class OpenReplica {
  public:
+  // Opens the replica with the plugins it uses, and checks the records that waited for a plugin
+  // installed since (a note on stderr says what that found).
   explicit OpenReplica(const GlobalOptions& options);
   Replica& operator*() { return *replica_; }
   Replica* operator->() { return replica_.get(); }
   const PluginHost& types() const { return *types_; }
+  // After a plugin update: the plugins loaded again, and the records that waited checked.
+  std::vector<WaitingCheck> reload_plugins();
 
  private:
   std::unique_ptr<PluginHost> types_;
@@ -58,5 +62,7 @@ void print_json(const nlohmann::json& value);
 // Reports an error on stderr: readable text, or {"error": {...}} with --json.
 void print_error(const GlobalOptions& options, const Error& error);
 nlohmann::json error_to_json(const Error& error);
+// [{"field", "rule", "message"}…]
+nlohmann::json issues_to_json(const std::vector<FieldIssue>& issues);
 
 }  // namespace fieldsync::cli

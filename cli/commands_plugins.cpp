@@ -15,6 +15,17 @@ nlohmann::json plugin_update_json(const PluginUpdate& update) {
   return {{"catalogue", update.catalogue}, {"installed", installed}, {"refused", refused}};
 }
 
+nlohmann::json waiting_checks_json(const std::vector<WaitingCheck>& checks) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& check : checks) {
+    nlohmann::json broken = nlohmann::json::array();
+    for (const auto& record : check.broken) broken.push_back({{"id", record.record_id}, {"issues", issues_to_json(record.issues)}});
+    out.push_back({{"type", check.type}, {"version", check.schema_version}, {"checked", check.checked},
+                   {"newer", check.newer}, {"broken", broken}});
+  }
+  return out;
+}
+
 void print_plugin_update(const PluginUpdate& update) {
   for (const auto& m : update.installed) {
     std::cout << "Installed plugin " << m.name << " version " << m.version << " from HQ (signature and hash checked): "
@@ -64,11 +75,22 @@ void register_plugin_commands(CLI::App& app, CommandState& state) {
       throw Error(Errc::not_initialized, "this replica is not enrolled with HQ: run `fieldsync enroll --hq URL --ca FILE --token TOKEN`");
     }
     const PluginUpdate result = update_plugins(*enrollment, home);
+    // Records that waited for a plugin just installed are checked now (OpenReplica does it).
+    std::vector<WaitingCheck> checked;
+    if (!result.installed.empty()) {
+      PluginHost types;
+      load_replica_plugins(types, home);
+      Replica replica(home, types);
+      checked = replica.check_waiting_records();
+    }
     if (state.options.json) {
-      print_json(plugin_update_json(result));
+      nlohmann::json out = plugin_update_json(result);
+      out["waiting_checked"] = waiting_checks_json(checked);
+      print_json(out);
     } else {
       print_plugin_update(result);
       if (result.installed.empty() && result.refused.empty()) std::cout << "Plugins are up to date.\n";
+      for (const auto& check : checked) std::cout << waiting_check_words(check) << ".\n";
     }
     if (!result.refused.empty()) state.exit_code = kExitFailure;
   });

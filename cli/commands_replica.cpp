@@ -89,7 +89,12 @@ void register_replica_commands(CLI::App& app, CommandState& state) {
     const std::int64_t now = Clock::system_millis();
     const bool field = s.office != "HQ";
     const std::vector<SetAsideRecord> set_aside = replica->set_aside_records();
+    const std::vector<RecordIssues> breaking = replica->record_issues();
     if (state.options.json) {
+      nlohmann::json broken = nlohmann::json::array();
+      for (const auto& r : breaking) {
+        broken.push_back({{"id", r.record_id}, {"type", r.type}, {"issues", issues_to_json(r.issues)}, {"checked", moment_json(r.at_millis, now)}});
+      }
       nlohmann::json refused = nlohmann::json::array();
       for (const auto& r : set_aside) {
         refused.push_back({{"id", r.record_id}, {"code", r.code}, {"reason", r.reason}, {"refused", moment_json(r.at_millis, now)}});
@@ -107,6 +112,7 @@ void register_replica_commands(CLI::App& app, CommandState& state) {
                   {"pending_records", s.pending_records},
                   {"pending_changes", s.pending_changes},
                   {"set_aside", refused},
+                  {"breaking_rules", broken},
                   {"clock", format_hlc_time(s.clock)},
                   {"hq", enrollment ? nlohmann::json(enrollment->hq_url) : nlohmann::json(nullptr)},
                   {"last_sync", moment_json(s.last_sync_millis, now)},
@@ -127,6 +133,17 @@ void register_replica_commands(CLI::App& app, CommandState& state) {
     std::cout << "pending changes:  " << s.pending_changes << " field changes in " << s.pending_records
               << " records, not yet sent\n"
               << "clock:            " << format_hlc_time(s.clock) << "\n";
+    if (!breaking.empty()) {
+      // Records that came before their plugin and break its rules: kept and synced as they are,
+      // for someone to correct with `fieldsync edit`.
+      std::cout << "breaking rules:   " << plural(static_cast<std::int64_t>(breaking.size()), "record", "records")
+                << " that came before their plugin (kept as they are; `fieldsync edit` corrects one):\n";
+      for (const auto& r : breaking) {
+        std::cout << "  " << r.record_id << " (" << r.type << "):";
+        for (const auto& issue : r.issues) std::cout << " " << (issue.field.empty() ? "" : issue.field + ": ") << issue.message << ";";
+        std::cout << "\n";
+      }
+    }
     if (field) {
       std::cout << "HQ:               " << (enrollment ? enrollment->hq_url : "not enrolled (`fieldsync enroll`)") << "\n"
                 << "last sync:        "

@@ -133,6 +133,9 @@ void register_sync_commands(CLI::App& app, CommandState& state) {
     // command (a record of a new type is added with the next `fieldsync add`).
     std::optional<PluginUpdate> plugins;
     if (catalogue_is_news(s.catalogue, *enrollment, replica->home())) plugins = update_plugins(*enrollment, replica->home());
+    // Records that waited for a plugin just installed are checked now.
+    const std::vector<WaitingCheck> checked = plugins && !plugins->installed.empty() ? replica.reload_plugins()
+                                                                                    : std::vector<WaitingCheck>{};
     if (state.options.json) {
       nlohmann::json refused = nlohmann::json::array();
       for (const auto& r : s.set_aside) refused.push_back({{"id", r.record_id}, {"code", r.code}, {"reason", r.reason}});
@@ -147,7 +150,8 @@ void register_sync_commands(CLI::App& app, CommandState& state) {
                   {"restamped", s.restamped},
                   {"clock_offset_ms", s.clock_offset_millis},
                   {"seconds", s.seconds},
-                  {"plugins", plugins ? plugin_update_json(*plugins) : nlohmann::json(nullptr)}});
+                  {"plugins", plugins ? plugin_update_json(*plugins) : nlohmann::json(nullptr)},
+                  {"waiting_checked", waiting_checks_json(checked)}});
       return;
     }
     std::cout << "Synced with " << enrollment->hq_url << ": sent " << s.records_sent << " records, received "
@@ -163,6 +167,7 @@ void register_sync_commands(CLI::App& app, CommandState& state) {
       for (const auto& r : s.set_aside) std::cout << "  " << r.record_id << ": " << r.reason << "\n";
     }
     if (plugins) print_plugin_update(*plugins);
+    for (const auto& check : checked) std::cout << waiting_check_words(check) << ".\n";
   });
 
   auto* conflicts = app.add_subcommand("conflicts", "Fields where concurrent changes wait for a person; `conflicts resolve` settles one");

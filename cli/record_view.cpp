@@ -47,6 +47,13 @@ void print_record(std::ostream& out, Replica& replica, const Record& record) {
     }
     out << "\n";
   }
+  // A record that came before its plugin and breaks its rules (Replica::check_waiting_records).
+  if (const auto broken = replica.record_issues(record.id)) {
+    out << "breaks its type's rules (it came before its plugin; kept as it is, `fieldsync edit` corrects it):\n";
+    for (const auto& issue : broken->issues) {
+      out << "  " << (issue.field.empty() ? "" : issue.field + ": ") << issue.message << " [" << issue.rule << "]\n";
+    }
+  }
 }
 
 void print_history(std::ostream& out, const Record& record, const std::vector<HistoryEntry>& history) {

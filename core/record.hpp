@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/error.hpp"
 #include "core/hlc.hpp"
 #include "core/merge.hpp"
 
@@ -112,6 +113,24 @@ struct SetAsideRecord {
   std::int64_t at_millis = 0;  // when HQ refused it (Unix milliseconds)
 };
 
+// A record that broke its type's rules when its plugin arrived after it (see
+// Replica::check_waiting_records): kept and synced as it is, for a person to correct.
+struct RecordIssues {
+  std::string record_id;
+  std::string type;
+  std::vector<FieldIssue> issues;
+  std::int64_t at_millis = 0;  // when it was checked (Unix milliseconds)
+};
+
+// What checking the records of one type that waited for its plugin found.
+struct WaitingCheck {
+  std::string type;
+  int schema_version = 0;     // of the plugin that checked them
+  std::size_t checked = 0;    // live records checked
+  std::size_t newer = 0;      // written under a newer version than this plugin's: left for it
+  std::vector<RecordIssues> broken;  // those that break its rules (also kept in the store)
+};
+
 struct ReplicaStatus {
   std::string office;
   std::string replica_id;
@@ -121,6 +140,7 @@ struct ReplicaStatus {
   std::int64_t pending_records = 0;  // records with unsent changes
   std::int64_t pending_changes = 0;  // unsent field changes
   std::int64_t set_aside_records = 0;  // refused by HQ, kept here, not in pending_records
+  std::int64_t records_breaking_rules = 0;  // found so when their plugin arrived (RecordIssues)
   Hlc clock = 0;
   // The sync log (see Replica::note_sync_finished): when the last sync finished, and the last one
   // that failed (which may be older than the last success), with its reason. Unix milliseconds.

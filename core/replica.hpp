@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -195,6 +196,18 @@ class Replica {
                              std::optional<std::int64_t> cursor = std::nullopt,
                              std::optional<Hlc> newest_allowed = std::nullopt);
 
+  // ---- records of a type that waited for its plugin ----
+
+  // Checks, once, the records stored here while no plugin of their type was loaded, for each type
+  // whose plugin now is (installed since: the CLI calls this when it opens the replica, and sync
+  // and watch after installing a plugin). A record that breaks its type's rules is kept and
+  // synced as it is, and listed by record_issues() until a write makes it pass: nothing is
+  // dropped. Returns what was found, per type checked (empty when none waited).
+  std::vector<WaitingCheck> check_waiting_records();
+  // The records found breaking their type's rules so, oldest check first.
+  std::vector<RecordIssues> record_issues();
+  std::optional<RecordIssues> record_issues(const std::string& id);
+
   // The sync log `status` shows: a sync that finished (everything sent and received), or one that
   // failed and why, at `at_millis` (Unix milliseconds).
   void note_sync_finished(std::int64_t at_millis);
@@ -284,6 +297,12 @@ class Replica {
   // of what the record shows, and of `settled` (a conflict's field) even when its value stays.
   Record write_edit(Record record, const nlohmann::json& fields, const DataType& type, const std::string& settled = "");
   bool is_hq() const { return office_ == "HQ"; }
+  // check_waiting_records' bookkeeping (replica_waiting.cpp): the types apply() stored records of
+  // without their plugin; whether any record is listed as breaking its rules; and a record
+  // written again checked again (its row goes when it passes, or is deleted).
+  void note_waiting_types(const std::set<std::string>& types);
+  bool any_record_issues();
+  void check_again(const Record& record, const DataType* type);
   // The per-field schema check of `type` (built once per type, on first use).
   const FieldValueChecker& value_checker(const DataType& type);
 

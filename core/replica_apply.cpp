@@ -90,12 +90,15 @@ ApplySummary Replica::apply(const std::vector<RecordChange>& changes, const Appl
 
   ApplySummary summary;
   std::vector<std::string> created_whole;  // HQ: new records held whole by their pusher (feed rows)
+  std::set<std::string> waiting_types;     // of records stored without their plugin
   Store::Transaction transaction(*store_);
   clear_outbox(options.acknowledged);
+  const bool listed_issues = any_record_issues();  // records that broke their rules: written, checked again
   for (std::size_t index = 0; index < changes.size(); ++index) {
     const RecordChange& change = changes[index];
     const std::string where = "record " + change.id;
     auto type = types_.find(change.type);
+    if (!type) waiting_types.insert(change.type);
     // check_as_new already ran, outside the store lock, every check a new record needs.
     const bool vouched = index < options.checked_as_new.size() && options.checked_as_new[index];
     const bool absent = index < options.known_absent.size() && options.known_absent[index];
@@ -199,6 +202,7 @@ ApplySummary Replica::apply(const std::vector<RecordChange>& changes, const Appl
       }
       const std::string action = existing->deleted == record.deleted ? "edit" : record.deleted ? "delete" : "revive";
       write_history(record, newest->version, newest->author, "remote", action, describe_changes(*existing, record));
+      if (listed_issues) check_again(record, type.get());
       ++summary.records_changed;
     } else {
       insert_record(record);
@@ -220,6 +224,7 @@ ApplySummary Replica::apply(const std::vector<RecordChange>& changes, const Appl
     }
   }
   note_created(created_whole, options.pushed_by);
+  note_waiting_types(waiting_types);
   if (options.cursor) store_->set_meta("pull_cursor", std::to_string(*options.cursor));
   // Only now, with every change checked and written: the clock moves past what was merged, and
   // goes back if the commit fails (the next write must not save a clock nothing here justifies).

@@ -262,6 +262,11 @@ ReplicaStatus Replica::status() {
     aside.step();
     status.set_aside_records = aside.integer(0);
   }
+  {
+    Query issues = store_->query("SELECT count(*) FROM record_issues");
+    issues.step();
+    status.records_breaking_rules = issues.integer(0);
+  }
   auto millis = [&](const char* key) -> std::optional<std::int64_t> {
     const auto value = store_->meta(key);
     if (!value) return std::nullopt;

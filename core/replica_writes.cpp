@@ -70,8 +70,10 @@ Record Replica::write_fields(Record record, const std::map<std::string, nlohmann
     fields.push_back(field);
   }
   if (schema_version) record.schema_version = *schema_version;
-  resolve_record(record, types_.find(record.type).get());
+  const auto type = types_.find(record.type);
+  resolve_record(record, type.get());
   save_record(record);
+  if (any_record_issues()) check_again(record, type.get());
   const std::string action = before.deleted == record.deleted ? "edit" : record.deleted ? "delete" : "revive";
   write_history(record, version, author_, "local", action, describe_changes(before, record));
   queue_outbox(record.id, fields, hlc);

@@ -54,7 +54,7 @@ class Query {
 
 class Store {
  public:
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   enum class Mode { open_existing, create_new };
 

@@ -34,6 +34,14 @@
 //                HQ does not publish, values its type forbids), with HQ's reason: not sent again
 //                while the record stays as it was refused (`last_hlc` is the outbox's when HQ
 //                refused it). A local edit moves the outbox past it and the record goes again.
+//
+// Version 4 (records of a type waiting for its plugin are checked once it arrives):
+//   waiting_types  the types of records stored here while no plugin of theirs was loaded: when
+//                  one is loaded, its records are checked once (Replica::check_waiting_records)
+//                  and the row goes.
+//   record_issues  the records that broke their type's rules when checked so, with the rules
+//                  (JSON [{field, rule, message}]): kept, synced, shown by `status` and `show`
+//                  until a write makes them pass (or deletes them).
 #pragma once
 
 namespace fieldsync::store_schema {
@@ -107,10 +115,21 @@ CREATE TABLE set_aside(
 ) WITHOUT ROWID;
 )SQL";
 
+inline constexpr const char* kVersion4 = R"SQL(
+CREATE TABLE waiting_types(
+  type TEXT PRIMARY KEY
+) WITHOUT ROWID;
+CREATE TABLE record_issues(
+  record_id TEXT PRIMARY KEY,
+  type      TEXT NOT NULL,
+  issues    TEXT NOT NULL,
+  at_millis INTEGER NOT NULL
+) WITHOUT ROWID;
+)SQL";
 // The feed field that stands for every field of its record (see version 2).
 inline constexpr const char* kWholeRecord = "*";
 
 // Scripts in order: kMigrations[i] takes the store from version i to i + 1.
-inline constexpr const char* kMigrations[] = {kVersion1, kVersion2, kVersion3};
+inline constexpr const char* kMigrations[] = {kVersion1, kVersion2, kVersion3, kVersion4};
 
 }  // namespace fieldsync::store_schema

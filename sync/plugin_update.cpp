@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "core/error.hpp"
+#include "core/replica.hpp"
 #include "sync/rollout/plugin_publisher.hpp"
 #include "sync/sync_client.hpp"
 #include "sync/transport/https_client.hpp"
@@ -95,6 +96,25 @@ std::vector<rollout::PluginRefusal> load_replica_plugins(PluginHost& host, const
     refused.push_back({"HQ's catalogue", e.what()});
   }
   return refused;
+}
+
+std::vector<WaitingCheck> use_updated_plugins(PluginHost& types, Replica& replica) {
+  PluginHost loaded;
+  load_replica_plugins(loaded, replica.home());
+  types.replace(std::move(loaded));
+  return replica.check_waiting_records();
+}
+
+std::string waiting_check_words(const WaitingCheck& check) {
+  const auto count = [](std::size_t n, const char* one, const char* many) { return std::to_string(n) + " " + (n == 1 ? one : many); };
+  std::string words = count(check.checked, "record", "records") + " of type " + check.type +
+                      " that waited for its plugin checked: ";
+  words += check.broken.empty() ? std::string("all pass")
+                                : count(check.broken.size(), "breaks", "break") + " its rules, kept as " +
+                                      (check.broken.size() == 1 ? "it is" : "they are") + " (`fieldsync status` lists " +
+                                      (check.broken.size() == 1 ? "it" : "them") + ")";
+  if (check.newer > 0) words += "; " + count(check.newer, "is", "are") + " of a newer version, left for it";
+  return words;
 }
 
 }  // namespace fieldsync

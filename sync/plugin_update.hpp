@@ -8,12 +8,14 @@
 #include <vector>
 
 #include "core/plugin_host.hpp"
+#include "core/record.hpp"
 #include "sync/enrollment.hpp"
 #include "sync/rollout/plugin_installer.hpp"
 
 namespace fieldsync {
 
 class HttpsClient;
+class Replica;
 
 struct PluginUpdate {
   std::uint64_t catalogue = 0;                     // the version accepted (0: none)
@@ -39,6 +41,15 @@ bool catalogue_is_news(std::uint64_t announced, const Enrollment& enrollment, co
 // that verify now against the pinned key (see PluginInstaller::loadable). Returns the installed
 // ones refused, with why.
 std::vector<rollout::PluginRefusal> load_replica_plugins(PluginHost& host, const std::filesystem::path& home);
+
+// After an update installed plugins: `types` (the host `replica` uses) loaded again as
+// load_replica_plugins finds them now, then the records that waited for a plugin checked
+// (Replica::check_waiting_records). Returns what that check found.
+std::vector<WaitingCheck> use_updated_plugins(PluginHost& types, Replica& replica);
+
+// "3 distribution records that waited for their plugin checked: 1 breaks its rules, kept as it
+// is (`fieldsync status` lists it)"
+std::string waiting_check_words(const WaitingCheck& check);
 
 // The installer for `home`, with the signing key its enrollment pins (none when not enrolled).
 rollout::PluginInstaller installer_for(const std::filesystem::path& home);

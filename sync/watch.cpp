@@ -330,9 +330,8 @@ class Watch::Loop {
             // loaded again and swapped in, so the next sync and this replica's records use them.
             if (catalogue_is_news(result.summary.catalogue, enrollment, home_)) {
               result.plugins = plugin_words(update_plugins(*connection, enrollment, home_));
-              PluginHost loaded;
-              load_replica_plugins(loaded, home_);
-              types_.replace(std::move(loaded));
+              // Records that waited for a plugin just installed are checked now.
+              for (const auto& check : use_updated_plugins(types_, replica)) result.plugins += "; " + waiting_check_words(check);
             }
           } catch (const Error& e) {
             result.code = e.code();

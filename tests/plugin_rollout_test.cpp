@@ -11,6 +11,7 @@
 #include "hq_fixture.hpp"
 #include "sync/enrollment.hpp"
 #include "sync/plugin_update.hpp"
+#include "sync/rollout/plugin_publisher.hpp"
 
 namespace fieldsync {
 namespace {
@@ -139,10 +140,112 @@ TEST_F(Rollout, ALaptopWithoutTheTypeKeepsAndSyncsItsRecordsUntilThePluginArrive
                        (hq_->home() / "signing.pub").string()})
                 .exit_code,
             0);
-  ASSERT_EQ(run(ner2, {"plugins", "update"}).exit_code, 0);
+  // …and the record that waited for it is checked by it once: it passes.
+  const nlohmann::json updated = json(ner2, {"plugins", "update"});
+  ASSERT_EQ(updated["waiting_checked"].size(), 1u) << updated.dump();
+  EXPECT_EQ(updated["waiting_checked"][0]["type"], "distribution");
+  EXPECT_EQ(updated["waiting_checked"][0]["checked"], 1);
+  EXPECT_TRUE(updated["waiting_checked"][0]["broken"].empty()) << updated.dump();
   const RunResult typed = run(ner2, {"list", "distribution"});
   EXPECT_EQ(typed.exit_code, 0) << typed.err;
   EXPECT_NE(typed.out.find("Kits d’hygiène · 300 kit"), std::string::npos) << typed.out;
+  EXPECT_EQ(typed.err.find("waited"), std::string::npos) << "checked once, not at every command: " << typed.err;
+}
+
+// Two officers' edits, each valid, that together break a rule are a conflict HQ keeps (refusing
+// the second would hold back that laptop's every page). A laptop that received the record before
+// it had the plugin checks it once the plugin arrives: the record is reported, kept and synced as
+// it is, not dropped, until an edit corrects it.
+TEST_F(Rollout, ARecordThatWaitedAndBreaksItsPluginsRulesIsReportedNotDropped) {
+  publish("agreement");
+  const auto ner1 = laptop("ner1", "NER");
+  const auto ner2 = laptop("ner2", "NER");
+  const auto ner3 = dir_.path() / "ner3";  // enrolled without HQ's key: no plugin until it has it
+  ASSERT_EQ(run_fieldsync({"--home", ner3.string(), "init", "--office", "NER", "--hq", hq_->url(), "--ca",
+                           hq_->ca_file().string(), "--token", ner_token_})
+                .exit_code,
+            0);
+  json(ner1, {"sync"});
+  const std::string id = json(ner1, {"add", "agreement", "title=مذكرة تفاهم بشأن التدريب المهني", "kind=mou",
+                                     "parties=Ministère de la Formation professionnelle,البنك الإسلامي للتنمية",
+                                     "status=in_force", "signed_on=2018-01-10", "valid_from=2018-02-01",
+                                     "valid_to=2018-12-31"})["id"];
+  json(ner1, {"sync"});
+  json(ner2, {"sync"});
+  json(ner1, {"edit", id, "valid_from=2018-09-01"});  // each valid on its own laptop
+  json(ner2, {"edit", id, "valid_to=2018-06-30"});
+  json(ner1, {"sync"});
+  json(ner2, {"sync"});
+
+  EXPECT_GE(json(ner3, {"sync"})["received"], 1);
+  const nlohmann::json as_received = json(ner3, {"show", id})["fields"];
+  EXPECT_EQ(as_received["valid_from"], "2018-09-01");
+  EXPECT_EQ(as_received["valid_to"], "2018-06-30");
+
+  ASSERT_EQ(run(ner3, {"enroll", "--hq", hq_->url(), "--ca", hq_->ca_file().string(), "--token", ner_token_, "--signing-key",
+                       (hq_->home() / "signing.pub").string()})
+                .exit_code,
+            0);
+  const nlohmann::json updated = json(ner3, {"plugins", "update"});
+  ASSERT_EQ(updated["waiting_checked"].size(), 1u) << updated.dump();
+  const nlohmann::json& check = updated["waiting_checked"][0];
+  EXPECT_EQ(check["type"], "agreement");
+  EXPECT_EQ(check["checked"], 1);
+  ASSERT_EQ(check["broken"].size(), 1u) << updated.dump();
+  EXPECT_EQ(check["broken"][0]["id"], id);
+  EXPECT_EQ(check["broken"][0]["issues"][0]["rule"], "valid_to_after_valid_from");
+
+  // Reported where an officer looks, and kept whole: not dropped, not changed.
+  const nlohmann::json status = json(ner3, {"status"});
+  ASSERT_EQ(status["breaking_rules"].size(), 1u) << status.dump();
+  EXPECT_EQ(status["breaking_rules"][0]["id"], id);
+  const RunResult shown = run(ner3, {"show", id});
+  EXPECT_NE(shown.out.find("breaks its type's rules"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("valid_to"), std::string::npos) << shown.out;
+  EXPECT_EQ(json(ner3, {"show", id})["fields"], as_received);
+  EXPECT_EQ(json(ner3, {"sync"})["sent"], 0) << "checking writes nothing to send";
+
+  // An edit that makes it pass takes it off the list, and syncs as any edit.
+  json(ner3, {"edit", id, "valid_to=2018-12-31"});
+  EXPECT_TRUE(json(ner3, {"status"})["breaking_rules"].empty());
+  EXPECT_EQ(json(ner3, {"sync"})["sent"], 1);
+}
+
+// A new version of a type reaches a laptop that has the old one with its next sync, and replaces
+// it; an older bundle offered afterwards (HQ's own, signed) is refused: a plugin never goes back.
+TEST_F(Rollout, ANewVersionReplacesTheOldOneAndAPluginNeverGoesBack) {
+  const auto ner = laptop("ner", "NER");
+  publish("distribution");
+  json(ner, {"sync"});
+  const RunResult v2 = hq({"plugin", "publish",
+                           (std::filesystem::path(FIELDSYNC_TEST_FIXTURE_PLUGIN_DIR) / "distribution_v2" /
+                            "libfieldsync_distribution_v2.so")
+                               .string()});
+  ASSERT_EQ(v2.exit_code, 0) << v2.err;
+  const nlohmann::json synced = json(ner, {"sync"});
+  ASSERT_EQ(synced["plugins"]["installed"].size(), 1u) << synced.dump();
+  EXPECT_EQ(synced["plugins"]["installed"][0]["version"], 2);
+  int loaded = 0;
+  for (const auto& t : json(ner, {"types"})) {
+    if (t["name"] == "distribution") loaded = t["schema_version"];
+  }
+  EXPECT_EQ(loaded, 2) << "the newer version is the one loaded";
+
+  const auto bundle = rollout::PluginPublisher(hq_->home()).served_bundle("distribution", 1);
+  ASSERT_TRUE(bundle.has_value());
+  auto installer = installer_for(ner);
+  const auto catalogue = installer.accepted();
+  ASSERT_TRUE(catalogue.has_value());
+  const rollout::CatalogueEntry* old_entry = catalogue->find("distribution", 1);
+  ASSERT_NE(old_entry, nullptr);
+  const auto before = libraries(ner);
+  try {
+    installer.install(*bundle, *old_entry);
+    ADD_FAILURE() << "version 1 must not replace version 2";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("never goes back to a lower version"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(libraries(ner), before) << "nothing written";
 }
 
 TEST_F(Rollout, WatchInstallsAPublishedTypeWithoutARestart) {

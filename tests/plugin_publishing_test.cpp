@@ -226,6 +226,24 @@ TEST_F(Publishing, PublishListWithdrawThroughTheCommand) {
   EXPECT_NE(r.out.find("distribution 1  WITHDRAWN"), std::string::npos) << r.out;
 }
 
+// A new version may add fields, never leave out one of an older version's: offices still on the
+// older one write it during the rollout, and HQ checks what they push with the newest.
+TEST_F(Publishing, ANewVersionThatLeavesOutAnOlderVersionsFieldIsRefused) {
+  const std::filesystem::path fixtures = FIELDSYNC_TEST_FIXTURE_PLUGIN_DIR;
+  ASSERT_EQ(hq({"plugin", "publish", kNote.string()}).exit_code, 0);
+  const std::string before = read_file(dir_.path() / "hq" / "published" / "catalogue.json");
+  const RunResult renamed = hq({"plugin", "publish", (fixtures / "note_v3" / "libfixture_note_v3.so").string()});
+  EXPECT_NE(renamed.exit_code, 0);
+  EXPECT_NE(renamed.err.find("leaves out the field 'title' of version 1"), std::string::npos) << renamed.err;
+  EXPECT_EQ(read_file(dir_.path() / "hq" / "published" / "catalogue.json"), before) << "nothing published";
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() / "hq" / "published" / "note" / "3"));
+  // One that keeps them is published.
+  EXPECT_EQ(hq({"plugin", "publish", (fixtures / "note_v2" / "libfixture_note_v2.so").string()}).exit_code, 0);
+  ASSERT_EQ(hq({"plugin", "publish", kDistribution.string()}).exit_code, 0);
+  const RunResult added = hq({"plugin", "publish", (fixtures / "distribution_v2" / "libfieldsync_distribution_v2.so").string()});
+  EXPECT_EQ(added.exit_code, 0) << added.err;
+}
+
 TEST_F(Publishing, ServeHandsOutTheSignedCatalogueAndBundles) {
   EXPECT_EQ(get("/v1/plugins", ner_token_).status, 404) << "nothing published yet";
   ASSERT_EQ(hq({"plugin", "publish", kDistribution.string()}).exit_code, 0);

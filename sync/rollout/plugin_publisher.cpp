@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -20,6 +21,15 @@ namespace fieldsync::rollout {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The fields a type's schema names.
+std::set<std::string> field_names(const nlohmann::json& schema) {
+  std::set<std::string> names;
+  if (const auto properties = schema.find("properties"); properties != schema.end() && properties->is_object()) {
+    for (const auto& [name, property] : properties->items()) names.insert(name);
+  }
+  return names;
+}
 
 constexpr const char* kLibraryFile = "lib.so";
 constexpr const char* kBundleFile = "bundle.json";
@@ -86,6 +96,7 @@ PluginManifest PluginPublisher::publish(const fs::path& library) {
                                          std::to_string(tuning::kPluginMaxLibraryBytes >> 20) + " MB)", library.string());
   }
   PluginManifest manifest;
+  std::set<std::string> fields;
   {
     PluginHost host;  // unloaded again before anything is written
     if (!host.load_file(library)) {
@@ -95,6 +106,7 @@ PluginManifest PluginPublisher::publish(const fs::path& library) {
     manifest.name = type->name();
     manifest.version = type->schema_version();
     manifest.description = type->description();
+    fields = field_names(type->schema());
   }
   if (!is_plugin_name(manifest.name)) {
     throw Error(Errc::plugin, "the plugin's type name '" + manifest.name + "' is not a data type's name", library.string());
@@ -119,6 +131,7 @@ PluginManifest PluginPublisher::publish(const fs::path& library) {
                                            std::to_string(manifest.version));
     }
   }
+  check_keeps_older_fields(manifest, fields, catalogue, library);
   const fs::path bundle = dir_ / manifest.name / std::to_string(manifest.version);
   fs::create_directories(bundle);
   write_file_atomically(bundle / kLibraryFile, bytes, 0644);
@@ -129,6 +142,32 @@ PluginManifest PluginPublisher::publish(const fs::path& library) {
   catalogue.plugins.push_back({manifest.name, manifest.version, manifest.sha256, false});
   issue(std::move(catalogue));
   return manifest;
+}
+
+// During a rollout some offices still run an older version of the type and write its fields, and
+// HQ checks what they push with the newest (as its migration reads it): a field the new version
+// no longer names would be refused at HQ, holding their records back. So a new version keeps every
+// field of the older ones; it may add fields, and migrate values into them.
+void PluginPublisher::check_keeps_older_fields(const PluginManifest& manifest, const std::set<std::string>& fields,
+                                               const Catalogue& catalogue, const fs::path& library) const {
+  for (const auto& entry : catalogue.plugins) {
+    if (entry.name != manifest.name || entry.version >= manifest.version) continue;
+    // HQ's own bundle, loaded only while it still hashes as it signed it.
+    const fs::path older = dir_ / entry.name / std::to_string(entry.version) / kLibraryFile;
+    if (sha256_hex(read_whole_file(older)) != entry.sha256) continue;
+    PluginHost host;
+    if (!host.load_file(older)) continue;  // a bundle this HQ cannot load names no field it could check
+    for (const auto& field : field_names(host.require(entry.name)->schema())) {
+      if (fields.count(field) == 0) {
+        throw Error(Errc::invalid_input,
+                    manifest.name + " version " + std::to_string(manifest.version) + " leaves out the field '" + field +
+                        "' of version " + std::to_string(entry.version) +
+                        ": offices still on that version write it during a rollout, so a new version keeps every "
+                        "field of the older ones (it may add fields, and migrate values into them)",
+                    library.string());
+      }
+    }
+  }
 }
 
 void PluginPublisher::withdraw(const std::string& name, int version) {

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,8 +35,9 @@ class PluginPublisher {
   // Opens `library` as a plugin (HQ trusts its own build: loading runs the library's code) to read
   // its type's name, schema version and description, then publishes it and issues a catalogue
   // with a higher version. Error(already_exists) for a name and version published before,
-  // Error(invalid_input) for a version lower than one published and not withdrawn, Error(plugin)
-  // for a file that is not a plugin this build can load.
+  // Error(invalid_input) for a version lower than one published and not withdrawn, or one whose
+  // schema leaves out a field an older published version names (offices on it still write it),
+  // Error(plugin) for a file that is not a plugin this build can load.
   PluginManifest publish(const std::filesystem::path& library);
 
   // Marks NAME VERSION withdrawn in a new catalogue: laptops stop loading it. Error(not_found)
@@ -68,6 +70,10 @@ class PluginPublisher {
  private:
   std::optional<Catalogue> read_catalogue() const;
   void issue(Catalogue catalogue);  // with the lock held
+  // Error(invalid_input) when `fields` (of the new version's schema) lack one an older published
+  // version of the type names.
+  void check_keeps_older_fields(const PluginManifest& manifest, const std::set<std::string>& fields,
+                                const Catalogue& catalogue, const std::filesystem::path& library) const;
 
   std::filesystem::path home_;
   std::filesystem::path dir_;

@@ -38,6 +38,13 @@ class Rollout : public HqWithOffices {
     return home;
   }
 
+  // A NER laptop enrolled without HQ's signing key enrolled again with it (it may install plugins).
+  void pin_signing_key(const std::filesystem::path& home) {
+    const RunResult r = run(home, {"enroll", "--hq", hq_->url(), "--ca", hq_->ca_file().string(), "--token", ner_token_,
+                                   "--signing-key", (hq_->home() / "signing.pub").string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+
   RunResult run(const std::filesystem::path& home, std::vector<std::string> args) {
     args.insert(args.begin(), {"--home", home.string()});
     return run_fieldsync(args);
@@ -120,9 +127,7 @@ TEST_F(Rollout, ALaptopWithoutTheTypeKeepsAndSyncsItsRecordsUntilThePluginArrive
   const auto ner1 = laptop("ner1", "NER");
   const auto ner2 = dir_.path() / "ner2";  // enrolled without HQ's key: it cannot install plugins
   ASSERT_EQ(run_fieldsync({"--home", ner2.string(), "init", "--office", "NER", "--hq", hq_->url(), "--ca",
-                           hq_->ca_file().string(), "--token", ner_token_})
-                .exit_code,
-            0);
+                           hq_->ca_file().string(), "--token", ner_token_}).exit_code, 0);
   publish("distribution");
   json(ner1, {"sync"});
   const std::string id = json(ner1, {"add", "distribution", "commodity=Kits d’hygiène", "quantity=300", "unit=kit",
@@ -136,10 +141,7 @@ TEST_F(Rollout, ALaptopWithoutTheTypeKeepsAndSyncsItsRecordsUntilThePluginArrive
   EXPECT_EQ(kept["fields"], json(ner1, {"show", id})["fields"]) << "kept untouched";
 
   // Enrolled again with HQ's key: the plugin arrives, and the record is one of its type.
-  ASSERT_EQ(run(ner2, {"enroll", "--hq", hq_->url(), "--ca", hq_->ca_file().string(), "--token", ner_token_, "--signing-key",
-                       (hq_->home() / "signing.pub").string()})
-                .exit_code,
-            0);
+  pin_signing_key(ner2);
   // …and the record that waited for it is checked by it once: it passes.
   const nlohmann::json updated = json(ner2, {"plugins", "update"});
   ASSERT_EQ(updated["waiting_checked"].size(), 1u) << updated.dump();
@@ -162,9 +164,7 @@ TEST_F(Rollout, ARecordThatWaitedAndBreaksItsPluginsRulesIsReportedNotDropped) {
   const auto ner2 = laptop("ner2", "NER");
   const auto ner3 = dir_.path() / "ner3";  // enrolled without HQ's key: no plugin until it has it
   ASSERT_EQ(run_fieldsync({"--home", ner3.string(), "init", "--office", "NER", "--hq", hq_->url(), "--ca",
-                           hq_->ca_file().string(), "--token", ner_token_})
-                .exit_code,
-            0);
+                           hq_->ca_file().string(), "--token", ner_token_}).exit_code, 0);
   json(ner1, {"sync"});
   const std::string id = json(ner1, {"add", "agreement", "title=مذكرة تفاهم بشأن التدريب المهني", "kind=mou",
                                      "parties=Ministère de la Formation professionnelle,البنك الإسلامي للتنمية",
@@ -182,10 +182,7 @@ TEST_F(Rollout, ARecordThatWaitedAndBreaksItsPluginsRulesIsReportedNotDropped) {
   EXPECT_EQ(as_received["valid_from"], "2018-09-01");
   EXPECT_EQ(as_received["valid_to"], "2018-06-30");
 
-  ASSERT_EQ(run(ner3, {"enroll", "--hq", hq_->url(), "--ca", hq_->ca_file().string(), "--token", ner_token_, "--signing-key",
-                       (hq_->home() / "signing.pub").string()})
-                .exit_code,
-            0);
+  pin_signing_key(ner3);
   const nlohmann::json updated = json(ner3, {"plugins", "update"});
   ASSERT_EQ(updated["waiting_checked"].size(), 1u) << updated.dump();
   const nlohmann::json& check = updated["waiting_checked"][0];
